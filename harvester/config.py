@@ -1,0 +1,437 @@
+"""The run configuration: a TOML file read into typed, frozen values.
+
+Secrets never live in the file: it names the environment variables (or
+files) that hold them, and `Secrets` keeps them out of every repr.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import time
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harvester import catalog
+from harvester.errors import ConfigError
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """The site's password and app code; never shown in a repr."""
+
+    password: str = field(repr=False)
+    app_code: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secrets(<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """Where the site is and who the harvester is to it.
+
+    An empty `base_url` means the built-in emulator.
+    """
+
+    base_url: str = ""
+    iam_url: str = ""
+    username: str = "demo"
+    domain_name: str = "demo"
+    project_name: str = "demo-project"
+    project_id: str = ""
+    domain_id: str = "demo-domain"
+    hcso_online: bool = False
+    password_env: str = "ESM_PASSWORD"
+    app_code_env: str = "ESM_APP_CODE"
+    password_file: str = ""
+    app_code_file: str = ""
+    ca_bundle: str = ""
+    allow_plain_http: bool = False
+    offset_unit: str = "records"
+    window_end: str = "exclusive"
+
+    @property
+    def embedded(self) -> bool:
+        return not self.base_url
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    """Per-stream settings that override the catalog's defaults."""
+
+    page_size: int | None = None
+    window_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BucketConfig:
+    """A bucket's budget when it differs from the documented one."""
+
+    limit: int
+    period: float
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """How to start the built-in emulator when no site is configured."""
+
+    seed: int = 7
+    scale: str = "demo"
+    faults: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """Everything one run needs besides secrets."""
+
+    site: SiteConfig
+    since: str = "-1d"
+    until: str = "now"
+    streams: tuple[str, ...] = ("*",)
+    window_ms: int = 86_400_000
+    out: str = "out"
+    sink: str = "ndjson"
+    gzip: bool = False
+    attempts: int = 6
+    stream_settings: Mapping[str, StreamConfig] = field(default_factory=dict)
+    buckets: Mapping[str, BucketConfig] = field(default_factory=dict)
+    emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
+
+    def selected_streams(self) -> tuple[catalog.Stream, ...]:
+        """The catalog streams this run harvests, parents pulled in."""
+        names = {
+            stream.name
+            for stream in catalog.STREAMS
+            if any(fnmatch.fnmatchcase(stream.name, p) for p in self.streams)
+        }
+        for name in list(names):
+            parent = catalog.stream(name).parent
+            if parent:
+                names.add(parent)
+        return tuple(s for s in catalog.STREAMS if s.name in names)
+
+
+def parse_duration_ms(key: str, text: Any) -> int:
+    """Milliseconds in a duration like `90s`, `15m`, `6h` or `1d`.
+
+    Raises:
+        ConfigError: `text` is not such a duration.
+    """
+    match = DURATION.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ConfigError(key, f"expected a duration like '6h' or '1d', got {text!r}")
+    milliseconds = int(float(match[1]) * UNIT_SECONDS[match[2]] * 1000)
+    if milliseconds <= 0:
+        raise ConfigError(key, f"must be longer than zero, got {text!r}")
+    return milliseconds
+
+
+def parse_instant_ms(key: str, text: Any, now_ms: int) -> int:
+    """Epoch milliseconds of `now`, `-<duration>`, ISO-8601 or an integer.
+
+    Raises:
+        ConfigError: `text` is none of these.
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    if not isinstance(text, str):
+        raise ConfigError(key, f"expected a time, got {text!r}")
+    if text == "now":
+        return now_ms
+    if text.startswith("-"):
+        return now_ms - parse_duration_ms(key, text[1:])
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            key, f"expected ISO-8601, 'now' or '-1d', got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def load(path: str | Path) -> RunConfig:
+    """Read and check a TOML config file.
+
+    Raises:
+        ConfigError: the file is missing, not TOML, or has a bad value.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "no such config file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(str(path), f"not valid TOML: {error}") from None
+    return from_mapping(data)
+
+
+def from_mapping(data: Mapping[str, Any]) -> RunConfig:
+    """A checked `RunConfig` from parsed TOML.
+
+    Raises:
+        ConfigError: a key is unknown or a value has the wrong type or range.
+    """
+    _reject_unknown("", data, {"site", "run", "sink", "streams", "buckets", "emulator"})
+    site = _site(_table(data, "site"))
+    run = _table(data, "run")
+    sink = _table(data, "sink")
+    _reject_unknown(
+        "run", run, {"since", "until", "streams", "window", "out", "attempts"}
+    )
+    _reject_unknown("sink", sink, {"kind", "gzip"})
+    config = RunConfig(
+        site=site,
+        since=_typed(run, "run.since", "since", (str, int), "-1d"),
+        until=_typed(run, "run.until", "until", (str, int), "now"),
+        streams=_stream_patterns(run.get("streams", ["*"])),
+        window_ms=parse_duration_ms("run.window", run.get("window", "1d")),
+        out=_typed(run, "run.out", "out", str, "out"),
+        attempts=_positive(run, "run.attempts", "attempts", 6),
+        sink=_choice(sink, "sink.kind", "kind", ("ndjson", "stdout"), "ndjson"),
+        gzip=_typed(sink, "sink.gzip", "gzip", bool, False),
+        stream_settings=_stream_settings(_table(data, "streams")),
+        buckets=_buckets(_table(data, "buckets")),
+        emulator=_emulator(_table(data, "emulator")),
+    )
+    _check_span(config)
+    return config
+
+
+def _check_span(config: RunConfig) -> None:
+    now = int(time.time() * 1000)
+    since = parse_instant_ms("run.since", config.since, now)
+    if parse_instant_ms("run.until", config.until, now) <= since:
+        raise ConfigError("run.until", "must be later than run.since")
+
+
+def with_overrides(
+    config: RunConfig,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    streams: list[str] | None = None,
+    out: str | None = None,
+) -> RunConfig:
+    """`config` with command-line values in place of the file's, checked alike.
+
+    Raises:
+        ConfigError: an override is malformed.
+    """
+    changed = replace(
+        config,
+        since=since or config.since,
+        until=until or config.until,
+        streams=_stream_patterns(streams) if streams else config.streams,
+        out=out or config.out,
+    )
+    _check_span(changed)
+    return changed
+
+
+def read_secrets(site: SiteConfig) -> Secrets:
+    """The password and app code, from files or the environment.
+
+    Raises:
+        ConfigError: a secret is missing or its file is unreadable.
+    """
+    return Secrets(
+        password=_secret("site.password", site.password_file, site.password_env),
+        app_code=_secret("site.app_code", site.app_code_file, site.app_code_env),
+    )
+
+
+def _secret(key: str, path: str, env: str) -> str:
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as error:
+            raise ConfigError(
+                f"{key}_file", f"cannot read {path!r}: {error.strerror}"
+            ) from None
+    value = os.environ.get(env, "")
+    if not value:
+        raise ConfigError(key, f"set the environment variable {env}")
+    return value
+
+
+def _site(table: Mapping[str, Any]) -> SiteConfig:
+    known = {f for f in SiteConfig.__dataclass_fields__}
+    _reject_unknown("site", table, known)
+    defaults = SiteConfig()
+    values = {
+        name: _typed(
+            table,
+            f"site.{name}",
+            name,
+            type(getattr(defaults, name)),
+            getattr(defaults, name),
+        )
+        for name in known
+    }
+    site = SiteConfig(**values)
+    _check_site(site)
+    return site
+
+
+def _check_site(site: SiteConfig) -> None:
+    if site.base_url and not re.match(r"^https?://[^/\s]+", site.base_url):
+        raise ConfigError(
+            "site.base_url", f"expected an http(s) URL, got {site.base_url!r}"
+        )
+    if not re.fullmatch(r"[-_0-9a-zA-Z]{0,36}", site.domain_id):
+        raise ConfigError(
+            "site.domain_id",
+            f"expected up to 36 letters, digits, '-' or '_', got {site.domain_id!r}",
+        )
+    if site.offset_unit not in ("records", "pages"):
+        raise ConfigError("site.offset_unit", "expected 'records' or 'pages'")
+    if site.window_end not in ("exclusive", "inclusive"):
+        raise ConfigError("site.window_end", "expected 'exclusive' or 'inclusive'")
+
+
+def _stream_patterns(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError("run.streams", f"expected a list of names, got {value!r}")
+    names = [s.name for s in catalog.STREAMS]
+    for pattern in value:
+        if not fnmatch.filter(names, pattern):
+            raise ConfigError(
+                "run.streams",
+                f"no stream matches {pattern!r}; see 'harvester endpoints'",
+            )
+    return tuple(value)
+
+
+def _stream_settings(table: Mapping[str, Any]) -> dict[str, StreamConfig]:
+    settings = {}
+    for name, entry in table.items():
+        key = f"streams.{name}"
+        if name not in catalog.STREAMS_BY_NAME:
+            raise ConfigError(key, "no such stream; see 'harvester endpoints'")
+        if not isinstance(entry, dict):
+            raise ConfigError(key, "expected a table")
+        _reject_unknown(key, entry, {"page_size", "window"})
+        page_size = entry.get("page_size")
+        cap = catalog.stream(name).page_size
+        if page_size is not None:
+            page_size = _positive(entry, f"{key}.page_size", "page_size", 1)
+            if cap is not None and page_size > cap:
+                raise ConfigError(
+                    f"{key}.page_size",
+                    f"{page_size} is past the documented maximum of {cap}",
+                )
+        window = entry.get("window")
+        settings[name] = StreamConfig(
+            page_size=page_size,
+            window_ms=None
+            if window is None
+            else parse_duration_ms(f"{key}.window", window),
+        )
+    return settings
+
+
+def _buckets(table: Mapping[str, Any]) -> dict[str, BucketConfig]:
+    known = {endpoint.bucket for endpoint in catalog.ENDPOINTS}
+    buckets = {}
+    for path, entry in table.items():
+        key = f"buckets.{path!r}"
+        if path not in known:
+            raise ConfigError(key, "no such bucket; see 'harvester endpoints'")
+        if not isinstance(entry, dict):
+            raise ConfigError(key, "expected a table")
+        _reject_unknown(key, entry, {"limit", "period"})
+        period = entry.get("period")
+        if (
+            not isinstance(period, int | float)
+            or isinstance(period, bool)
+            or (period <= 0)
+        ):
+            raise ConfigError(f"{key}.period", f"expected seconds > 0, got {period!r}")
+        buckets[path] = BucketConfig(
+            _positive(entry, f"{key}.limit", "limit", 1), float(period)
+        )
+    return buckets
+
+
+def _emulator(table: Mapping[str, Any]) -> EmulatorConfig:
+    _reject_unknown("emulator", table, {"seed", "scale", "faults"})
+    return EmulatorConfig(
+        seed=_typed(table, "emulator.seed", "seed", int, 7),
+        scale=_choice(table, "emulator.scale", "scale", ("demo", "large"), "demo"),
+        faults=_typed(table, "emulator.faults", "faults", str, "none"),
+    )
+
+
+def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(name, f"expected a table, got {value!r}")
+    return value
+
+
+def _reject_unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
+    for key in table:
+        if key not in known:
+            name = f"{where}.{key}" if where else key
+            raise ConfigError(
+                name, f"unknown key; expected one of {', '.join(sorted(known))}"
+            )
+
+
+def _typed(
+    table: Mapping[str, Any], key: str, name: str, kind: Any, default: Any
+) -> Any:
+    value = table.get(name, default)
+    if (
+        isinstance(value, bool)
+        and kind is not bool
+        and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    ):
+        raise ConfigError(key, f"expected {_kind_name(kind)}, got {value!r}")
+    if not isinstance(value, kind):
+        raise ConfigError(key, f"expected {_kind_name(kind)}, got {value!r}")
+    return value
+
+
+def _positive(table: Mapping[str, Any], key: str, name: str, default: int) -> int:
+    value = _typed(table, key, name, int, default)
+    if value < 1:
+        raise ConfigError(key, f"expected a whole number > 0, got {value!r}")
+    return int(value)
+
+
+def _choice(
+    table: Mapping[str, Any],
+    key: str,
+    name: str,
+    choices: tuple[str, ...],
+    default: str,
+) -> str:
+    value = _typed(table, key, name, str, default)
+    if value not in choices:
+        raise ConfigError(key, f"expected one of {', '.join(choices)}; got {value!r}")
+    return str(value)
+
+
+def _kind_name(kind: Any) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {
+        str: "a string",
+        int: "an integer",
+        bool: "true or false",
+        float: "a number",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in kinds)

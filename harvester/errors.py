@@ -1,0 +1,80 @@
+"""Every error the harvester raises, under one root.
+
+    HarvestError
+    ├── ConfigError          bad local input, found before any request
+    ├── AuthError            IAM or gateway refused the credentials
+    ├── RequestError         one request failed for good
+    │   ├── ThrottledError   429 after the retry budget
+    │   └── TransientError   5xx, timeout or dropped connection, retries spent
+    ├── ResponseError        a 2xx whose body cannot be used
+    ├── UnitError            a unit could not be completed
+    └── VerifyError          a harvest does not match the site's ground truth
+
+aiohttp and JSON errors are translated to these in `fetch` and `pages`,
+chained with `from`. Messages never carry secrets.
+"""
+
+from __future__ import annotations
+
+
+class HarvestError(Exception):
+    """Root of every error raised by the harvester."""
+
+
+class ConfigError(HarvestError):
+    """Raised when the config, the command line or the environment is wrong."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}")
+
+
+class AuthError(HarvestError):
+    """Raised when IAM or the gateway rejects the credentials or grants."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status = status
+        self.code = code
+        super().__init__(f"authentication failed ({status} {code}): {message}")
+
+
+class RequestError(HarvestError):
+    """Raised when a request fails in a way retrying will not mend."""
+
+    def __init__(
+        self, endpoint: str, status: int | None, code: str, message: str
+    ) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        self.code = code
+        shown = status if status is not None else "no response"
+        super().__init__(f"{endpoint}: {shown} {code}: {message}".rstrip(": "))
+
+
+class ThrottledError(RequestError):
+    """Raised when a bucket keeps answering 429 after every retry."""
+
+
+class TransientError(RequestError):
+    """Raised when 5xx answers, timeouts or dropped connections outlast retries."""
+
+
+class ResponseError(HarvestError):
+    """Raised when a successful response has a body the harvester cannot use."""
+
+    def __init__(self, endpoint: str, problem: str) -> None:
+        self.endpoint = endpoint
+        super().__init__(f"{endpoint}: {problem}")
+
+
+class UnitError(HarvestError):
+    """Raised when a unit cannot be completed, naming the unit."""
+
+    def __init__(self, unit: str, problem: str) -> None:
+        self.unit = unit
+        super().__init__(f"{unit}: {problem}")
+
+
+class VerifyError(HarvestError):
+    """Raised when a harvest cannot be checked against ground truth."""

@@ -1,0 +1,191 @@
+"""The run manifest: what a run did, unit by unit, in `manifest.json`.
+
+Key names are stable: tools and tests read them. No secret is ever put
+here; the site appears by its base URL alone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from harvester.limits import Buckets
+from harvester.plan import Plan, Unit
+from harvester.sinks import Committed
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(slots=True)
+class UnitReport:
+    """One unit's outcome."""
+
+    unit: str
+    stream: str
+    partition: str | None
+    window: tuple[int, int] | None
+    status: str
+    records: int = 0
+    pages: int = 0
+    bytes: int = 0
+    sha256: str = ""
+    location: str = ""
+    seconds: float = 0.0
+    attempts: int = 1
+    error: str = ""
+
+
+@dataclass(slots=True)
+class RunReport:
+    """Everything the manifest records, gathered while the run goes."""
+
+    plan: Plan
+    site: str
+    sink: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.time)
+    finished: float = 0.0
+    units: list[UnitReport] = field(default_factory=list)
+
+    def done(
+        self,
+        unit: Unit,
+        committed: Committed,
+        pages: int,
+        seconds: float,
+        attempts: int,
+    ) -> UnitReport:
+        """Record a committed unit."""
+        report = self._report(unit, "ok", seconds, attempts)
+        report.records, report.bytes = committed.records, committed.bytes
+        report.sha256, report.location = committed.sha256, committed.location
+        report.pages = pages
+        self.units.append(report)
+        return report
+
+    def failed(
+        self, unit: Unit, error: BaseException, seconds: float, attempts: int
+    ) -> UnitReport:
+        """Record a unit that could not be completed."""
+        report = self._report(unit, "failed", seconds, attempts)
+        report.error = str(error) or type(error).__name__
+        self.units.append(report)
+        return report
+
+    @property
+    def failed_units(self) -> list[UnitReport]:
+        return [u for u in self.units if u.status != "ok"]
+
+    def to_json(self, buckets: Buckets) -> dict[str, Any]:
+        """The manifest as a JSON-ready mapping."""
+        wall = (self.finished or time.time()) - self.started
+        bound = max(
+            (b.estimate_seconds(b.counters.requests) for b in buckets), default=0.0
+        )
+        return {
+            "run_id": self.run_id,
+            "site": self.site,
+            "sink": self.sink,
+            "started_at": _iso(self.started),
+            "finished_at": _iso(self.finished) if self.finished else None,
+            "since": self.plan.since,
+            "until": self.plan.until,
+            "wall_seconds": round(wall, 3),
+            "lower_bound_seconds": round(bound, 3),
+            "totals": self._totals(buckets),
+            "buckets": {b.path: _bucket(b) for b in buckets},
+            "streams": self._streams(),
+            "failed_units": [
+                {"unit": u.unit, "error": u.error} for u in self.failed_units
+            ],
+        }
+
+    def write(self, out: Path, buckets: Buckets) -> Path:
+        """Write `manifest.json` atomically under `out`."""
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / MANIFEST
+        temporary = out / f".{MANIFEST}.{os.getpid()}.tmp"
+        data = orjson.dumps(self.to_json(buckets), option=orjson.OPT_INDENT_2)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        return path
+
+    def _report(
+        self, unit: Unit, status: str, seconds: float, attempts: int
+    ) -> UnitReport:
+        window = (unit.window.begin, unit.window.end) if unit.window else None
+        return UnitReport(
+            unit.key,
+            unit.stream.name,
+            unit.partition,
+            window,
+            status,
+            seconds=round(seconds, 4),
+            attempts=attempts,
+        )
+
+    def _totals(self, buckets: Buckets) -> dict[str, int]:
+        counters = [b.counters for b in buckets]
+        return {
+            "requests": sum(c.requests for c in counters),
+            "retries": sum(c.retries for c in counters),
+            "throttled": sum(c.throttled for c in counters),
+            "records": sum(u.records for u in self.units),
+            "pages": sum(u.pages for u in self.units),
+            "bytes": sum(u.bytes for u in self.units),
+            "units": len(self.units),
+            "failed_units": len(self.failed_units),
+        }
+
+    def _streams(self) -> dict[str, Any]:
+        streams: dict[str, Any] = {
+            s.name: {
+                "window_ms": self.plan.window_ms[s.name]
+                if s.endpoint.windowed
+                else None,
+                "records": 0,
+                "pages": 0,
+                "bytes": 0,
+                "units": [],
+            }
+            for s in self.plan.streams
+        }
+        for report in self.units:
+            entry = streams[report.stream]
+            entry["records"] += report.records
+            entry["pages"] += report.pages
+            entry["bytes"] += report.bytes
+            entry["units"].append(asdict(report))
+        return streams
+
+
+def load(out: Path) -> dict[str, Any]:
+    """The manifest of the run written under `out`."""
+    data: dict[str, Any] = orjson.loads((out / MANIFEST).read_bytes())
+    return data
+
+
+def _bucket(bucket: Any) -> dict[str, Any]:
+    counters = bucket.counters
+    return {
+        "limit": bucket.limit,
+        "period_s": bucket.period,
+        "requests": counters.requests,
+        "retries": counters.retries,
+        "throttled": counters.throttled,
+        "failures": counters.failures,
+        "lower_bound_seconds": round(bucket.estimate_seconds(counters.requests), 3),
+    }
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

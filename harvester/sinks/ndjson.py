@@ -1,0 +1,100 @@
+"""NDJSON files: one file per unit, one record per line.
+
+Layout under the output directory:
+
+    <stream>/<window>/<partition>.ndjson[.gz]
+
+`<window>` is `<begin>_<end>` in UTC (`20261203T000000.000Z`), or
+`snapshot` for streams that take no window; `<partition>` is `all`, or
+`<key>=<value>` for fan-out streams (`host_id=...`). A unit is written to a
+hidden temporary file beside its final name, flushed and synced, then
+renamed: a reader never sees part of a unit.
+"""
+
+from __future__ import annotations
+
+import gzip as gzip_module
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import anyio
+
+from harvester.pages import Record
+from harvester.plan import Unit
+from harvester.sinks import Committed
+
+BUFFER_BYTES = 1 << 20
+
+
+class NdjsonWriter:
+    """Writes one unit to a temporary file and renames it on commit."""
+
+    def __init__(self, final: Path, compress: bool) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self._final = final
+        self._temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        self._raw = open(self._temporary, "wb", buffering=BUFFER_BYTES)
+        self._file: BinaryIO = self._raw
+        if compress:
+            # mtime=0 keeps the bytes of a rerun identical to the first run's.
+            self._file = gzip_module.GzipFile(  # type: ignore[assignment]
+                fileobj=self._raw, mode="wb", compresslevel=6, mtime=0
+            )
+        self._hash = hashlib.sha256()
+        self._records = 0
+        self._bytes = 0
+
+    def write(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        data = b"\n".join(records) + b"\n"
+        self._hash.update(data)
+        self._file.write(data)
+        self._records += len(records)
+        self._bytes += len(data)
+
+    async def commit(self) -> Committed:
+        await anyio.to_thread.run_sync(self._make_durable)
+        return Committed(
+            self._records, self._bytes, self._hash.hexdigest(), str(self._final)
+        )
+
+    async def abort(self) -> None:
+        self._file.close()
+        self._raw.close()
+        self._temporary.unlink(missing_ok=True)
+
+    def _make_durable(self) -> None:
+        self._file.close()
+        self._raw.close()
+        with open(self._temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(self._temporary, self._final)
+        directory = os.open(self._final.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+class NdjsonSink:
+    """Writes each unit to its own NDJSON file under `out`."""
+
+    def __init__(self, out: Path, *, gzip: bool = False) -> None:
+        self._out = out
+        self._gzip = gzip
+
+    def open(self, unit: Unit) -> NdjsonWriter:
+        return NdjsonWriter(self.path_of(unit), self._gzip)
+
+    def path_of(self, unit: Unit) -> Path:
+        """Where `unit`'s records end up."""
+        window = unit.window.label if unit.window else "snapshot"
+        suffix = ".ndjson.gz" if self._gzip else ".ndjson"
+        return self._out / unit.stream.name / window / f"{unit.file_stem}{suffix}"
+
+    async def close(self) -> None:
+        """Nothing is held between units."""
