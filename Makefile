@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 run: $(INSTALLED)
 	$(BIN)/harvester run -c configs/demo.toml
@@ -26,3 +26,6 @@ $(INSTALLED): pyproject.toml
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
+
+bench: $(INSTALLED)
+	$(BIN)/python -m benchmarks

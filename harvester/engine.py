@@ -160,5 +160,12 @@ def _field(record: Record, name: str) -> str | None:
         value = orjson.loads(memoryview(record))
     except orjson.JSONDecodeError:
         return None
-    found = value.get(name) if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        return None
+    # The reference's host_detail sample is cut short before the host id;
+    # match the field name in any case in case a site spells it otherwise.
+    found = value.get(name)
+    if found is None:
+        lowered = name.lower()
+        found = next((v for k, v in value.items() if k.lower() == lowered), None)
     return str(found) if found not in (None, "") else None

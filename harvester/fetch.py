@@ -191,6 +191,8 @@ class Client:
                     params=query,
                     data=data,
                     headers=self._headers(token),
+                    # A redirect could carry the token to another host.
+                    allow_redirects=False,
                 ) as response:
                     payload = await response.read()
                     return Answer(response.status, payload, response.headers)
