@@ -116,13 +116,14 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _run_async(settings: config.RunConfig, out: Path) -> int:
     if not settings.site.embedded:
-        outcome = await harvest(settings, config.read_secrets(settings.site), out)
+        secrets = config.read_secrets(settings.site)
+        outcome = await harvest(settings, secrets, out, handle_signals=True)
         print(report.summary(outcome.report, outcome.manifest))
         return _exit_code(outcome)
     async with embedded_site(settings) as (site_settings, secrets):
-        outcome = await harvest(site_settings, secrets, out)
+        outcome = await harvest(site_settings, secrets, out, handle_signals=True)
         print(report.summary(outcome.report, outcome.manifest))
-        if outcome.fatal:
+        if outcome.fatal or outcome.interrupted:
             return _exit_code(outcome)
         checks = await verify(out, site_settings.site.base_url)
     print(report.verification(checks))
@@ -132,6 +133,11 @@ async def _run_async(settings: config.RunConfig, out: Path) -> int:
 
 
 def _exit_code(outcome: Outcome) -> int:
+    if outcome.interrupted is not None:
+        print(
+            "harvester: interrupted; rerun the same command to resume", file=sys.stderr
+        )
+        return 128 + outcome.interrupted
     if outcome.fatal is not None:
         print(f"harvester: error: {outcome.fatal}", file=sys.stderr)
         return EXIT_AUTH

@@ -96,6 +96,8 @@ class RunConfig:
     site: SiteConfig
     since: str = "-1d"
     until: str = "now"
+    auto_start: str = "-1d"
+    settle_ms: int = 120_000
     streams: tuple[str, ...] = ("*",)
     window_ms: int = 86_400_000
     out: str = "out"
@@ -187,13 +189,26 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
     run = _table(data, "run")
     sink = _table(data, "sink")
     _reject_unknown(
-        "run", run, {"since", "until", "streams", "window", "out", "attempts"}
+        "run",
+        run,
+        {
+            "since",
+            "until",
+            "auto_start",
+            "settle",
+            "streams",
+            "window",
+            "out",
+            "attempts",
+        },
     )
     _reject_unknown("sink", sink, {"kind", "gzip"})
     config = RunConfig(
         site=site,
         since=_typed(run, "run.since", "since", (str, int), "-1d"),
         until=_typed(run, "run.until", "until", (str, int), "now"),
+        auto_start=_typed(run, "run.auto_start", "auto_start", (str, int), "-1d"),
+        settle_ms=parse_duration_ms("run.settle", run.get("settle", "2m")),
         streams=_stream_patterns(run.get("streams", ["*"])),
         window_ms=parse_duration_ms("run.window", run.get("window", "1d")),
         out=_typed(run, "run.out", "out", str, "out"),
@@ -210,9 +225,14 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
 
 def _check_span(config: RunConfig) -> None:
     now = int(time.time() * 1000)
-    since = parse_instant_ms("run.since", config.since, now)
-    if parse_instant_ms("run.until", config.until, now) <= since:
-        raise ConfigError("run.until", "must be later than run.since")
+    until = parse_instant_ms("run.until", config.until, now)
+    if config.since == "auto":
+        since = parse_instant_ms("run.auto_start", config.auto_start, now)
+    else:
+        since = parse_instant_ms("run.since", config.since, now)
+    if until <= since:
+        key = "run.auto_start" if config.since == "auto" else "run.since"
+        raise ConfigError("run.until", f"must be later than {key}")
 
 
 def with_overrides(

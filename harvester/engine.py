@@ -4,23 +4,29 @@ Units start together and queue on their bucket, so the run lasts about
 as long as its busiest bucket needs. Fan-out children start as soon as a
 parent page names their partition. A unit that fails is reported and the
 others go on; refused credentials stop the whole run, since every unit
-would fail the same way.
+would fail the same way. SIGINT and SIGTERM stop it too: units in flight
+are abandoned without a trace, completed ones stay checkpointed.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
 
 import anyio
 import orjson
+from anyio import CancelScope
 from anyio.abc import TaskGroup
 
+from harvester.checkpoints import CheckpointStore
 from harvester.config import RunConfig
 from harvester.errors import AuthError, HarvestError, UnitError
 from harvester.manifest import RunReport
-from harvester.pages import Page, Record
+from harvester.pages import Record
 from harvester.paging import Pager
 from harvester.plan import Plan, Unit
 from harvester.sinks import Sink
@@ -41,7 +47,9 @@ class Harvest:
         pager: Pager,
         sink: Sink,
         report: RunReport,
+        store: CheckpointStore,
         *,
+        plan_id: str = "",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._plan = plan
@@ -49,23 +57,47 @@ class Harvest:
         self._pager = pager
         self._sink = sink
         self._report = report
+        self._store = store
+        self._plan_id = plan_id
         self._clock = clock
         self._seen: dict[str, set[str]] = {}
         self._unit_slots: dict[str, anyio.CapacityLimiter] = {}
         self.fatal: AuthError | None = None
+        self.interrupted: int | None = None
 
-    async def run(self) -> RunReport:
-        """Run every unit; the report says which failed and why."""
+    async def run(self, *, handle_signals: bool = False) -> RunReport:
+        """Run every unit; the report says which failed and why.
+
+        With `handle_signals`, SIGINT and SIGTERM end the run early and set
+        `interrupted` to the signal's number.
+        """
         log.info(
             "run %s started: %d streams", self._report.run_id, len(self._plan.streams)
         )
-        async with anyio.create_task_group() as group:
-            for unit in self._plan.root_units():
-                group.start_soon(self._run_unit, unit, group, name=unit.key)
+        async with anyio.create_task_group() as outer:
+            if handle_signals:
+                outer.start_soon(self._watch_signals, outer.cancel_scope)
+            async with anyio.create_task_group() as units:
+                for unit in self._plan.root_units():
+                    units.start_soon(self._run_unit, unit, units, name=unit.key)
+            outer.cancel_scope.cancel()
         self._report.finished = time.time()
         return self._report
 
+    async def _watch_signals(self, scope: CancelScope) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+            async for signum in received:
+                self.interrupted = int(signum)
+                log.warning(
+                    "%s received: abandoning units in flight",
+                    signal.Signals(signum).name,
+                )
+                scope.cancel()
+                return
+
     async def _run_unit(self, unit: Unit, group: TaskGroup) -> None:
+        if await self._resume(unit, group):
+            return
         async with self._slots(unit):
             started = self._clock()
             for attempt in range(1, UNIT_ATTEMPTS + 1):
@@ -86,6 +118,20 @@ class Harvest:
                     self._fail(unit, error, started, attempt)
                     return
 
+    async def _resume(self, unit: Unit, group: TaskGroup) -> bool:
+        # A window holds the same records whichever run took it; a snapshot
+        # is only the same within one plan.
+        entry = self._store.completed.get(unit.key)
+        if entry is None or (
+            unit.window is None and entry.get("plan") != self._plan_id
+        ):
+            return False
+        self._report.resumed(entry)
+        if self._partition_field(unit):
+            lines = await anyio.to_thread.run_sync(_read_lines, entry["location"])
+            self._fan_out(unit, lines, group)
+        return True
+
     async def _harvest(
         self, unit: Unit, group: TaskGroup, started: float, attempt: int
     ) -> None:
@@ -95,14 +141,19 @@ class Harvest:
             async for page in self._pager.pages(unit, self._page_size(unit)):
                 writer.write(page.records)
                 pages += 1
-                self._fan_out(unit, page, group)
+                self._fan_out(unit, page.records, group)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await writer.abort()
             raise
-        committed = await writer.commit()
-        seconds = self._clock() - started
-        self._report.done(unit, committed, pages, seconds, attempt)
+        with anyio.CancelScope(shield=True):
+            # Once the data is durable its checkpoint must follow, even if
+            # the run is being stopped.
+            committed = await writer.commit()
+            seconds = self._clock() - started
+            report = self._report.done(unit, committed, pages, seconds, attempt)
+            entry = {**asdict(report), "plan": self._plan_id}
+            await anyio.to_thread.run_sync(self._store.record, entry)
         log.info(
             "%s: %d records in %d pages, %.2f s",
             unit.key,
@@ -111,18 +162,24 @@ class Harvest:
             seconds,
         )
 
-    def _fan_out(self, unit: Unit, page: Page, group: TaskGroup) -> None:
-        field = _partition_field(self._plan, unit)
+    def _fan_out(self, unit: Unit, records: Iterable[Record], group: TaskGroup) -> None:
+        field = self._partition_field(unit)
         if field is None:
             return
         seen = self._seen.setdefault(unit.stream.name, set())
-        for record in page.records:
+        for record in records:
             value = _field(record, field)
             if value is None or value in seen:
                 continue
             seen.add(value)
             for child in self._plan.children(unit.stream, value):
                 group.start_soon(self._run_unit, child, group, name=child.key)
+
+    def _partition_field(self, unit: Unit) -> str | None:
+        for stream in self._plan.streams:
+            if stream.parent == unit.stream.name and stream.partition_field:
+                return stream.partition_field
+        return None
 
     def _fail(
         self, unit: Unit, error: BaseException, started: float, attempts: int
@@ -146,16 +203,15 @@ class Harvest:
         return unit.stream.page_size
 
 
-def _partition_field(plan: Plan, unit: Unit) -> str | None:
-    for stream in plan.streams:
-        if stream.parent == unit.stream.name and stream.partition_field:
-            return stream.partition_field
-    return None
+def _read_lines(location: str) -> list[bytes]:
+    opener = gzip.open if location.endswith(".gz") else open
+    with opener(location, "rb") as handle:
+        return handle.read().splitlines()
 
 
 def _field(record: Record, name: str) -> str | None:
-    # Parent streams are small (one record per host), so parsing their
-    # records here costs little.
+    # Parent streams are small (one record per host an hour), so parsing
+    # their records here costs little.
     try:
         value = orjson.loads(memoryview(record))
     except orjson.JSONDecodeError:

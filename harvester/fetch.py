@@ -65,13 +65,19 @@ def open_session(site: SiteConfig, connections: int = 128) -> aiohttp.ClientSess
     context = ssl.create_default_context(cafile=site.ca_bundle or None)
     connector = aiohttp.TCPConnector(limit=connections, ssl=context)
     # IAM tokens travel in a header of several KB.
-    return aiohttp.ClientSession(
+    session = aiohttp.ClientSession(
         connector=connector,
         timeout=TIMEOUT,
         max_field_size=65536,
         max_line_size=65536,
         raise_for_status=False,
     )
+    # aiohttp silently sends a GET again when a kept-alive connection drops
+    # before the answer. That send would bypass the bucket and the retry
+    # counters, so it is turned off and the retry is ours. There is no
+    # public switch (aio-libs/aiohttp#10790); a test checks it still holds.
+    session._retry_connection = False
+    return session
 
 
 def check_transport(url: str, allow_plain_http: bool) -> None:

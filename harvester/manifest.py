@@ -39,6 +39,7 @@ class UnitReport:
     seconds: float = 0.0
     attempts: int = 1
     error: str = ""
+    resumed: bool = False
 
 
 @dataclass(slots=True)
@@ -66,6 +67,18 @@ class RunReport:
         report.records, report.bytes = committed.records, committed.bytes
         report.sha256, report.location = committed.sha256, committed.location
         report.pages = pages
+        self.units.append(report)
+        return report
+
+    def resumed(self, entry: dict[str, Any]) -> UnitReport:
+        """Record a unit an earlier run completed, from its checkpoint."""
+        fields = {
+            k: v for k, v in entry.items() if k in UnitReport.__dataclass_fields__
+        }
+        window = fields.get("window")
+        report = UnitReport(
+            **{**fields, "resumed": True, "window": tuple(window) if window else None}
+        )
         self.units.append(report)
         return report
 
@@ -140,6 +153,7 @@ class RunReport:
             "retries": sum(c.retries for c in counters),
             "throttled": sum(c.throttled for c in counters),
             "records": sum(u.records for u in self.units),
+            "resumed_units": sum(u.resumed for u in self.units),
             "pages": sum(u.pages for u in self.units),
             "bytes": sum(u.bytes for u in self.units),
             "units": len(self.units),
@@ -149,6 +163,8 @@ class RunReport:
     def _streams(self) -> dict[str, Any]:
         streams: dict[str, Any] = {
             s.name: {
+                "since": self.plan.spans[s.name][0],
+                "until": self.plan.spans[s.name][1],
                 "window_ms": self.plan.window_ms[s.name]
                 if s.endpoint.windowed
                 else None,

@@ -26,11 +26,12 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = ()) -> str
 
 def summary(report: RunReport, manifest: Path) -> str:
     """What a run did, per stream and in total."""
-    streams: dict[str, dict[str, Any]] = {}
+    streams: dict[str, dict[str, Any]] = {
+        s.name: {"stream": s.name, "units": 0, "failed": 0, "records": 0}
+        for s in report.plan.streams
+    }
     for unit in report.units:
-        row = streams.setdefault(
-            unit.stream, {"stream": unit.stream, "units": 0, "failed": 0, "records": 0}
-        )
+        row = streams[unit.stream]
         row["units"] += 1
         row["failed"] += unit.status != "ok"
         row["records"] += unit.records

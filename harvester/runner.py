@@ -1,4 +1,10 @@
-"""One run, wired together: session, buckets, client, pager, sink, manifest."""
+"""One run, wired together: state, plan, session, client, pager, sink, manifest.
+
+Rerunning a command over the same output directory resumes it: an
+unfinished run's span is taken up again and its completed units are
+skipped; a finished run's directory takes a new span (`--since auto`
+continues each stream where its checkpoints end).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harvester import checkpoints, sinks
 from harvester import plan as planner
-from harvester import sinks
+from harvester.checkpoints import CheckpointStore, RunState
 from harvester.config import RunConfig, Secrets
 from harvester.engine import Harvest
 from harvester.errors import AuthError
-from harvester.fetch import Client, open_session
+from harvester.fetch import Client, check_transport, open_session
 from harvester.limits import Buckets
 from harvester.manifest import RunReport
 from harvester.paging import Pager
@@ -22,30 +29,72 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A finished run: its report, where its manifest is, and any fatal error."""
+    """A finished run: its report, its manifest, and why it stopped early."""
 
     report: RunReport
     manifest: Path
     fatal: AuthError | None
+    interrupted: int | None
 
 
-async def harvest(config: RunConfig, secrets: Secrets, out: Path) -> Outcome:
+async def harvest(
+    config: RunConfig, secrets: Secrets, out: Path, *, handle_signals: bool = False
+) -> Outcome:
     """Harvest the plan of `config` into `out` and write its manifest."""
-    plan = planner.build(config, int(time.time() * 1000))
+    check_transport(config.site.base_url, config.site.allow_plain_http)
+    if removed := checkpoints.remove_leftovers(out):
+        log.warning("removed %d temporary file(s) of an interrupted run", removed)
+    store = CheckpointStore(out).load()
+    plan, plan_id = _plan(config, out, store)
     overrides = {path: (b.limit, b.period) for path, b in config.buckets.items()}
     buckets = Buckets(overrides)
     report = RunReport(plan, site=config.site.base_url, sink=config.sink)
     sink = sinks.create(config.sink, out, gzip=config.gzip)
+    engine: Harvest | None = None
     try:
         async with open_session(config.site) as session:
             client = Client(
                 session, config.site, secrets, buckets, attempts=config.attempts
             )
-            engine = Harvest(plan, config, Pager(client, config.site), sink, report)
-            await engine.run()
+            pager = Pager(client, config.site)
+            engine = Harvest(plan, config, pager, sink, report, store, plan_id=plan_id)
+            await engine.run(handle_signals=handle_signals)
     finally:
         await sink.close()
         manifest = report.write(out, buckets)
-    for bucket in buckets:
-        log.debug("%r", bucket)
-    return Outcome(report, manifest, engine.fatal)
+    assert engine is not None
+    complete = not report.failed_units and engine.interrupted is None
+    checkpoints.write_state(out, RunState(plan_id, _spans(plan), complete))
+    return Outcome(report, manifest, engine.fatal, engine.interrupted)
+
+
+def _plan(
+    config: RunConfig, out: Path, store: CheckpointStore
+) -> tuple[planner.Plan, str]:
+    settings = checkpoints.fingerprint(
+        config.since,
+        config.until,
+        config.auto_start,
+        config.streams,
+        config.window_ms,
+        config.stream_settings,
+        config.sink,
+        config.gzip,
+        config.site.offset_unit,
+        config.site.window_end,
+        config.site.domain_id,
+    )
+    plan = planner.build(config, int(time.time() * 1000), store.last_end)
+    previous = checkpoints.read_state(out)
+    if previous and not previous.complete and previous.fingerprint.startswith(settings):
+        spans = {name: (span[0], span[1]) for name, span in previous.spans.items()}
+        if set(spans) == {s.name for s in plan.streams}:
+            log.info("resuming the unfinished run in %s", out)
+            plan = planner.Plan(spans, plan.streams, plan.window_ms)
+    plan_id = settings + checkpoints.fingerprint(_spans(plan))
+    checkpoints.write_state(out, RunState(plan_id, _spans(plan), complete=False))
+    return plan, plan_id
+
+
+def _spans(plan: planner.Plan) -> dict[str, list[int]]:
+    return {name: [since, until] for name, (since, until) in plan.spans.items()}

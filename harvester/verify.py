@@ -54,7 +54,7 @@ async def verify(out: Path, base_url: str) -> list[StreamCheck]:
     checks = []
     async with aiohttp.ClientSession(base_url) as session:
         for name, entry in run["streams"].items():
-            truth = await _truth(session, name, entry, run["since"], run["until"])
+            truth = await _truth(session, name, entry)
             harvested = Counter(_canonical(_harvested_lines(name, entry["units"])))
             checks.append(compare(name, Counter(_canonical(truth)), harvested))
     return checks
@@ -73,15 +73,12 @@ def compare(
 
 
 async def _truth(
-    session: aiohttp.ClientSession,
-    name: str,
-    entry: dict[str, Any],
-    since: int,
-    until: int,
+    session: aiohttp.ClientSession, name: str, entry: dict[str, Any]
 ) -> list[bytes]:
     stream = catalog.stream(name)
+    span = (entry["since"], entry["until"], entry["window_ms"] or 1)
     lines: list[bytes] = []
-    for window in cut_windows(stream, since, until, entry["window_ms"] or 1):
+    for window in cut_windows(stream, *span):
         params = {"stream": name}
         if window is not None:
             params |= {"begin_time": str(window.begin), "end_time": str(window.end)}

@@ -22,7 +22,7 @@ class _Response(ClientResponse):
         super().__init__(*args, **kwargs)
 
 
-class mocked_http(aioresponses):  # noqa: N801 - used like aioresponses itself
+class mocked_http(aioresponses):
     """`aioresponses` whose responses build on aiohttp 3.14."""
 
     def add(self, *args: Any, **kwargs: Any) -> None:

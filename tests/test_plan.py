@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from harvester import catalog, config
 from harvester.plan import DAY_MS, Window, build, cut_windows
 
@@ -12,7 +14,7 @@ def test_windows_tile_the_span_without_gap_or_overlap() -> None:
     windows = cut_windows(stream, since, until, 2 * HOUR)
     assert windows[0] is not None and windows[0].begin == since
     assert windows[-1] is not None and windows[-1].end == until
-    for left, right in zip(windows, windows[1:], strict=False):
+    for left, right in itertools.pairwise(windows):
         assert left is not None and right is not None
         assert left.end == right.begin
 
