@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint chaos bench clean postgresql
 
 run: $(INSTALLED)
 	$(BIN)/harvester run -c configs/demo.toml
 
-test: $(INSTALLED)
+test: $(INSTALLED) postgresql
 	$(BIN)/ruff check harvester tests benchmarks
 	$(BIN)/ruff format --check harvester tests benchmarks
 	$(BIN)/pytest
@@ -24,8 +24,19 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The PostgreSQL sink's tests start a private server from Debian's package;
+# without it they are skipped, saying why.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	|| (apt-get update -qq \
+	    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	|| echo "PostgreSQL could not be installed; its tests will be skipped"
+
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
+
+chaos: $(INSTALLED)
+	$(BIN)/python -m benchmarks.chaos
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks

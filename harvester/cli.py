@@ -46,6 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarvestError as error:
         print(f"harvester: error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as error:
+        where = f" {error.filename!r}" if error.filename else ""
+        print(
+            f"harvester: error: cannot write{where}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("harvester: interrupted", file=sys.stderr)
         return 130

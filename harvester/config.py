@@ -16,12 +16,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harvester import catalog
 from harvester.errors import ConfigError
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+SINK_KINDS = ("ndjson", "stdout", "parquet", "postgres")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,24 @@ class EmulatorConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SinkConfig:
+    """Where the PostgreSQL sink connects; its password stays out of the file.
+
+    `dsn` (which may not hold a password) or `host`, `port`, `database`
+    and `user` name the server; `password_env` names the environment
+    variable that holds the password, when the server asks for one.
+    """
+
+    dsn: str = ""
+    host: str = ""
+    port: int = 5432
+    database: str = ""
+    user: str = ""
+    password_env: str = ""
+    schema: str = "public"
+
+
+@dataclass(frozen=True, slots=True)
 class RunConfig:
     """Everything one run needs besides secrets."""
 
@@ -98,15 +118,20 @@ class RunConfig:
     until: str = "now"
     auto_start: str = "-1d"
     settle_ms: int = 120_000
+    discovery_ms: int = 86_400_000
     streams: tuple[str, ...] = ("*",)
     window_ms: int = 86_400_000
     out: str = "out"
     sink: str = "ndjson"
     gzip: bool = False
     attempts: int = 6
+    unit_attempts: int = 4
+    timeout_s: float = 60.0
+    sdr_job_timeout_s: float = 1800.0
     stream_settings: Mapping[str, StreamConfig] = field(default_factory=dict)
     buckets: Mapping[str, BucketConfig] = field(default_factory=dict)
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
+    sink_settings: SinkConfig = field(default_factory=SinkConfig)
 
     def selected_streams(self) -> tuple[catalog.Stream, ...]:
         """The catalog streams this run harvests, parents pulled in."""
@@ -196,25 +221,37 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
             "until",
             "auto_start",
             "settle",
+            "discovery",
             "streams",
             "window",
             "out",
             "attempts",
+            "unit_attempts",
+            "timeout",
+            "sdr_job_timeout",
         },
     )
-    _reject_unknown("sink", sink, {"kind", "gzip"})
+    _reject_unknown("sink", sink, {"kind", "gzip", *SinkConfig.__dataclass_fields__})
     config = RunConfig(
         site=site,
         since=_typed(run, "run.since", "since", (str, int), "-1d"),
         until=_typed(run, "run.until", "until", (str, int), "now"),
         auto_start=_typed(run, "run.auto_start", "auto_start", (str, int), "-1d"),
         settle_ms=parse_duration_ms("run.settle", run.get("settle", "2m")),
+        discovery_ms=parse_duration_ms("run.discovery", run.get("discovery", "1d")),
         streams=_stream_patterns(run.get("streams", ["*"])),
         window_ms=parse_duration_ms("run.window", run.get("window", "1d")),
         out=_typed(run, "run.out", "out", str, "out"),
         attempts=_positive(run, "run.attempts", "attempts", 6),
-        sink=_choice(sink, "sink.kind", "kind", ("ndjson", "stdout"), "ndjson"),
+        unit_attempts=_positive(run, "run.unit_attempts", "unit_attempts", 4),
+        timeout_s=parse_duration_ms("run.timeout", run.get("timeout", "60s")) / 1000,
+        sdr_job_timeout_s=parse_duration_ms(
+            "run.sdr_job_timeout", run.get("sdr_job_timeout", "30m")
+        )
+        / 1000,
+        sink=_sink_kinds(sink),
         gzip=_typed(sink, "sink.gzip", "gzip", bool, False),
+        sink_settings=_sink_settings(sink),
         stream_settings=_stream_settings(_table(data, "streams")),
         buckets=_buckets(_table(data, "buckets")),
         emulator=_emulator(_table(data, "emulator")),
@@ -393,6 +430,57 @@ def _emulator(table: Mapping[str, Any]) -> EmulatorConfig:
         scale=_choice(table, "emulator.scale", "scale", ("demo", "large"), "demo"),
         faults=_typed(table, "emulator.faults", "faults", str, "none"),
     )
+
+
+def _sink_kinds(table: Mapping[str, Any]) -> str:
+    # Several sinks run side by side as one, named by joining with "+".
+    value = table.get("kind", "ndjson")
+    kinds = [value] if isinstance(value, str) else value
+    if not isinstance(kinds, list) or not kinds:
+        raise ConfigError("sink.kind", f"expected a name or a list, got {value!r}")
+    for kind in kinds:
+        if kind not in SINK_KINDS:
+            raise ConfigError(
+                "sink.kind", f"expected one of {', '.join(SINK_KINDS)}; got {kind!r}"
+            )
+    if len(set(kinds)) < len(kinds):
+        raise ConfigError("sink.kind", f"names a sink twice: {kinds!r}")
+    return "+".join(kinds)
+
+
+def _sink_settings(table: Mapping[str, Any]) -> SinkConfig:
+    defaults = SinkConfig()
+    values = {}
+    for name in SinkConfig.__dataclass_fields__:
+        default = getattr(defaults, name)
+        values[name] = _typed(table, f"sink.{name}", name, type(default), default)
+    settings = SinkConfig(**values)
+    if "postgres" in _sink_kinds(table).split("+"):
+        _check_postgres(settings)
+    return settings
+
+
+def _check_postgres(settings: SinkConfig) -> None:
+    # The DSN is never echoed: it is the one setting that could hold a secret.
+    if bool(settings.dsn) == bool(settings.host):
+        raise ConfigError("sink.dsn", "set exactly one of sink.dsn and sink.host")
+    if settings.dsn:
+        parts = urlsplit(settings.dsn)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ConfigError("sink.dsn", "expected a postgresql:// URL")
+        if parts.password is not None or "password=" in parts.query:
+            raise ConfigError(
+                "sink.dsn",
+                "holds a password; put it in the environment variable named "
+                "by sink.password_env",
+            )
+    if not 0 < settings.port < 65536:
+        raise ConfigError("sink.port", f"expected 1 to 65535, got {settings.port!r}")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", settings.schema):
+        raise ConfigError(
+            "sink.schema",
+            f"expected a lower-case SQL name, got {settings.schema!r}",
+        )
 
 
 def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:

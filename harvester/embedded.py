@@ -52,6 +52,7 @@ async def embedded_site(config: RunConfig) -> AsyncIterator[tuple[RunConfig, Sec
         emulator.scale,
         "--faults",
         emulator.faults,
+        "--exit-with-stdin",
     ]
     for path, bucket in config.buckets.items():
         command += ["--limit", f"{path}={bucket.limit}/{bucket.period:g}"]

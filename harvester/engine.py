@@ -10,10 +10,10 @@ are abandoned without a trace, completed ones stay checkpointed.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 
@@ -24,7 +24,7 @@ from anyio.abc import TaskGroup
 
 from harvester.checkpoints import CheckpointStore
 from harvester.config import RunConfig
-from harvester.errors import AuthError, HarvestError, UnitError
+from harvester.errors import AuthError, HarvestError, ResponseError, UnitError
 from harvester.manifest import RunReport
 from harvester.pages import Record
 from harvester.paging import Pager
@@ -33,7 +33,6 @@ from harvester.sinks import Sink
 
 log = logging.getLogger(__name__)
 
-UNIT_ATTEMPTS = 3
 UNITS_PER_BUCKET = 32
 
 
@@ -78,6 +77,8 @@ class Harvest:
             if handle_signals:
                 outer.start_soon(self._watch_signals, outer.cancel_scope)
             async with anyio.create_task_group() as units:
+                for unit in self._plan.discovery(self._config.discovery_ms):
+                    units.start_soon(self._discover, unit, units, name=unit.key)
                 for unit in self._plan.root_units():
                     units.start_soon(self._run_unit, unit, units, name=unit.key)
             outer.cancel_scope.cancel()
@@ -100,12 +101,15 @@ class Harvest:
             return
         async with self._slots(unit):
             started = self._clock()
-            for attempt in range(1, UNIT_ATTEMPTS + 1):
+            attempts = self._config.unit_attempts
+            for attempt in range(1, attempts + 1):
                 try:
                     await self._harvest(unit, group, started, attempt)
                     return
-                except UnitError as error:
-                    if attempt == UNIT_ATTEMPTS:
+                except (UnitError, ResponseError) as error:
+                    # The site answered, but not usably: a proxy's error
+                    # page, a cut body, data that moved. Redo it a few times.
+                    if attempt == attempts:
                         self._fail(unit, error, started, attempt)
                         return
                     log.warning("%s: %s; redoing the unit", unit.key, error)
@@ -117,6 +121,20 @@ class Harvest:
                 except HarvestError as error:
                     self._fail(unit, error, started, attempt)
                     return
+                except OSError as error:
+                    problem = f"cannot write its output: {error.strerror or error}"
+                    self._fail(unit, UnitError(unit.key, problem), started, attempt)
+                    return
+
+    async def _discover(self, unit: Unit, group: TaskGroup) -> None:
+        started = self._clock()
+        try:
+            async for page in self._pager.pages(unit, self._page_size(unit)):
+                self._fan_out(unit, page.records, group)
+        except HarvestError as error:
+            self._fail(
+                unit, UnitError(f"{unit.key} (discovery)", str(error)), started, 1
+            )
 
     async def _resume(self, unit: Unit, group: TaskGroup) -> bool:
         # A window holds the same records whichever run took it; a snapshot
@@ -127,9 +145,8 @@ class Harvest:
         ):
             return False
         self._report.resumed(entry)
-        if self._partition_field(unit):
-            lines = await anyio.to_thread.run_sync(_read_lines, entry["location"])
-            self._fan_out(unit, lines, group)
+        for value in entry.get("partitions", ()):
+            self._start_children(unit, value, group)
         return True
 
     async def _harvest(
@@ -137,11 +154,14 @@ class Harvest:
     ) -> None:
         writer = self._sink.open(unit)
         pages = 0
+        mended: Counter[str] = Counter()
+        partitions: set[str] = set()
         try:
             async for page in self._pager.pages(unit, self._page_size(unit)):
                 writer.write(page.records)
                 pages += 1
-                self._fan_out(unit, page.records, group)
+                mended += page.mended
+                partitions |= self._fan_out(unit, page.records, group)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await writer.abort()
@@ -152,7 +172,14 @@ class Harvest:
             committed = await writer.commit()
             seconds = self._clock() - started
             report = self._report.done(unit, committed, pages, seconds, attempt)
-            entry = {**asdict(report), "plan": self._plan_id}
+            report.mended = dict(mended)
+            # The partitions a parent named go in its checkpoint, so a
+            # resumed run starts their children whatever sink holds it.
+            entry = {
+                **asdict(report),
+                "plan": self._plan_id,
+                "partitions": sorted(partitions),
+            }
             await anyio.to_thread.run_sync(self._store.record, entry)
         log.info(
             "%s: %d records in %d pages, %.2f s",
@@ -162,18 +189,25 @@ class Harvest:
             seconds,
         )
 
-    def _fan_out(self, unit: Unit, records: Iterable[Record], group: TaskGroup) -> None:
+    def _fan_out(
+        self, unit: Unit, records: Iterable[Record], group: TaskGroup
+    ) -> set[str]:
+        """Start the children of every partition the records name; those names."""
         field = self._partition_field(unit)
         if field is None:
-            return
+            return set()
+        named = {value for record in records if (value := _field(record, field))}
+        for value in named:
+            self._start_children(unit, value, group)
+        return named
+
+    def _start_children(self, unit: Unit, value: str, group: TaskGroup) -> None:
         seen = self._seen.setdefault(unit.stream.name, set())
-        for record in records:
-            value = _field(record, field)
-            if value is None or value in seen:
-                continue
-            seen.add(value)
-            for child in self._plan.children(unit.stream, value):
-                group.start_soon(self._run_unit, child, group, name=child.key)
+        if value in seen:
+            return
+        seen.add(value)
+        for child in self._plan.children(unit.stream, value):
+            group.start_soon(self._run_unit, child, group, name=child.key)
 
     def _partition_field(self, unit: Unit) -> str | None:
         for stream in self._plan.streams:
@@ -201,12 +235,6 @@ class Harvest:
         if settings and settings.page_size:
             return settings.page_size
         return unit.stream.page_size
-
-
-def _read_lines(location: str) -> list[bytes]:
-    opener = gzip.open if location.endswith(".gz") else open
-    with opener(location, "rb") as handle:
-        return handle.read().splitlines()
 
 
 def _field(record: Record, name: str) -> str | None:

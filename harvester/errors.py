@@ -8,6 +8,7 @@
     │   └── TransientError   5xx, timeout or dropped connection, retries spent
     ├── ResponseError        a 2xx whose body cannot be used
     ├── UnitError            a unit could not be completed
+    │   └── InconsistentError  the site's data changed while it was paged
     └── VerifyError          a harvest does not match the site's ground truth
 
 aiohttp and JSON errors are translated to these in `fetch` and `pages`,
@@ -74,6 +75,10 @@ class UnitError(HarvestError):
     def __init__(self, unit: str, problem: str) -> None:
         self.unit = unit
         super().__init__(f"{unit}: {problem}")
+
+
+class InconsistentError(UnitError):
+    """Raised when a unit's `total` or page sizes change while it is paged."""
 
 
 class VerifyError(HarvestError):

@@ -36,9 +36,7 @@ from harvester.limits import Bucket, Buckets
 
 log = logging.getLogger(__name__)
 
-# Only time on the wire counts: waiting for the bucket or for a pooled
-# connection is not a timeout, so neither `total` nor `connect` is set.
-TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=60)
+CONNECT_TIMEOUT_S = 15.0
 TOKEN_CODES = {"APIG.0301", "APIG.0307"}
 TRANSIENT_STATUS = {500, 502, 503, 504}
 TRANSIENT_CODES = {"APIG.0610", "APIG.0613"}
@@ -67,7 +65,6 @@ def open_session(site: SiteConfig, connections: int = 128) -> aiohttp.ClientSess
     # IAM tokens travel in a header of several KB.
     session = aiohttp.ClientSession(
         connector=connector,
-        timeout=TIMEOUT,
         max_field_size=65536,
         max_line_size=65536,
         raise_for_status=False,
@@ -113,6 +110,7 @@ class Client:
         buckets: Buckets,
         *,
         attempts: int = 6,
+        timeout_s: float = 60.0,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -121,6 +119,12 @@ class Client:
         self._secrets = secrets
         self.buckets = buckets
         self._attempts = attempts
+        # Only time on the wire counts: waiting for the bucket or for a
+        # pooled connection is no timeout, so neither `total` nor `connect`
+        # is set; `sock_read` bounds each wait for bytes from the site.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=timeout_s
+        )
         self._sleep = sleep
         self._clock = clock
         self.tokens = TokenSource(self._issue_token, site, secrets, clock=clock)
@@ -197,10 +201,18 @@ class Client:
                     params=query,
                     data=data,
                     headers=self._headers(token),
+                    timeout=self._timeout,
                     # A redirect could carry the token to another host.
                     allow_redirects=False,
                 ) as response:
                     payload = await response.read()
+                    log.debug(
+                        "%s %s -> %d, %d bytes",
+                        endpoint.method,
+                        endpoint.name,
+                        response.status,
+                        len(payload),
+                    )
                     return Answer(response.status, payload, response.headers)
             except (aiohttp.ClientError, TimeoutError) as error:
                 log.warning("%s: %s", endpoint.name, _describe(error))

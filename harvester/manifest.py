@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from harvester.errors import InconsistentError
 from harvester.limits import Buckets
 from harvester.plan import Plan, Unit
 from harvester.sinks import Committed
@@ -40,6 +42,7 @@ class UnitReport:
     attempts: int = 1
     error: str = ""
     resumed: bool = False
+    mended: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -53,6 +56,7 @@ class RunReport:
     started: float = field(default_factory=time.time)
     finished: float = 0.0
     units: list[UnitReport] = field(default_factory=list)
+    tokens_issued: int = 0
 
     def done(
         self,
@@ -86,7 +90,8 @@ class RunReport:
         self, unit: Unit, error: BaseException, seconds: float, attempts: int
     ) -> UnitReport:
         """Record a unit that could not be completed."""
-        report = self._report(unit, "failed", seconds, attempts)
+        status = "inconsistent" if isinstance(error, InconsistentError) else "failed"
+        report = self._report(unit, status, seconds, attempts)
         report.error = str(error) or type(error).__name__
         self.units.append(report)
         return report
@@ -115,7 +120,8 @@ class RunReport:
             "buckets": {b.path: _bucket(b) for b in buckets},
             "streams": self._streams(),
             "failed_units": [
-                {"unit": u.unit, "error": u.error} for u in self.failed_units
+                {"unit": u.unit, "status": u.status, "error": u.error}
+                for u in self.failed_units
             ],
         }
 
@@ -154,9 +160,11 @@ class RunReport:
             "throttled": sum(c.throttled for c in counters),
             "records": sum(u.records for u in self.units),
             "resumed_units": sum(u.resumed for u in self.units),
+            "mended": dict(sum((Counter(u.mended) for u in self.units), Counter())),
             "pages": sum(u.pages for u in self.units),
             "bytes": sum(u.bytes for u in self.units),
             "units": len(self.units),
+            "tokens_issued": self.tokens_issued,
             "failed_units": len(self.failed_units),
         }
 

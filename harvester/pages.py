@@ -7,12 +7,14 @@ number and string reaches the sink exactly as the site sent it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
 
 from harvester.errors import ResponseError
+from harvester.mend import mend_body, mend_line_breaks, needs_mending
 
 
 class _Body(msgspec.Struct):
@@ -32,42 +34,68 @@ Record = bytes | msgspec.Raw
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One decoded page: its records, the site's `total` and SDR `marker`."""
+    """One decoded page: its records, the site's `total` and SDR `marker`.
+
+    `mended` counts what the mending policy changed (see `harvester.mend`).
+    """
 
     records: Sequence[Record]
     total: int | None
     marker: str | None
     size: int
+    mended: Counter[str]
 
 
 def decode(endpoint: str, body: bytes) -> Page:
-    """Decode one page body.
+    """Decode one page body, mending it where the policy says.
 
     Raises:
-        ResponseError: the body is not JSON, has the wrong shape, or states
-            a `total` that is not a whole number >= 0.
+        ResponseError: the body is not JSON even once mended, has the wrong
+            shape, or states a `total` that is not a whole number >= 0.
     """
+    mended: Counter[str] = Counter()
+    if needs_mending(body):
+        body = mend_body(body, mended)
     try:
-        parsed = _DECODER.decode(body)
+        parsed = _parse(endpoint, body)
+    except ResponseError:
+        repaired = mend_body(body, mended)
+        if repaired == body:
+            raise
+        body = repaired
+        parsed = _parse(endpoint, body)
+    records = parsed.records if parsed.records is not None else parsed.data or []
+    return Page(
+        records=_single_lines(records, body, mended),
+        total=_total(endpoint, parsed.total),
+        marker=parsed.marker,
+        size=len(body),
+        mended=mended,
+    )
+
+
+def _parse(endpoint: str, body: bytes) -> _Body:
+    try:
+        return _DECODER.decode(body)
     except msgspec.ValidationError as error:
         raise ResponseError(endpoint, f"page of the wrong shape: {error}") from error
     except msgspec.DecodeError as error:
         raise ResponseError(endpoint, f"page is not JSON: {error}") from error
-    records = parsed.records if parsed.records is not None else parsed.data or []
-    return Page(
-        records=_single_lines(records, body),
-        total=_total(endpoint, parsed.total),
-        marker=parsed.marker,
-        size=len(body),
-    )
 
 
-def _single_lines(records: list[msgspec.Raw], body: bytes) -> Sequence[Record]:
+def _single_lines(
+    records: list[msgspec.Raw], body: bytes, mended: Counter[str]
+) -> Sequence[Record]:
     # A raw line break inside a JSON string is invalid, so any CR or LF in
     # a validated slice sits between tokens and may become a space.
     if b"\n" not in body and b"\r" not in body:
         return records
-    return [bytes(r).replace(b"\r", b" ").replace(b"\n", b" ") for r in records]
+    lines: list[Record] = []
+    for record in records:
+        raw = bytes(record)
+        broken = b"\n" in raw or b"\r" in raw
+        lines.append(mend_line_breaks(raw, mended) if broken else record)
+    return lines
 
 
 def _total(endpoint: str, value: int | str | None) -> int | None:

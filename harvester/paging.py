@@ -19,7 +19,7 @@ import orjson
 from harvester import catalog
 from harvester.catalog import Paging
 from harvester.config import SiteConfig
-from harvester.errors import ResponseError, UnitError
+from harvester.errors import InconsistentError, ResponseError, UnitError
 from harvester.fetch import Client
 from harvester.pages import Page, decode
 from harvester.plan import Unit
@@ -29,15 +29,17 @@ log = logging.getLogger(__name__)
 PAGES_AHEAD = 8
 JOB_ATTEMPTS = 3
 JOB_POLL_S = (1.0, 2.0, 4.0, 8.0)
-JOB_TIMEOUT_S = 1800.0
 
 
 class Pager:
     """Pages of units, for one site and client."""
 
-    def __init__(self, client: Client, site: SiteConfig) -> None:
+    def __init__(
+        self, client: Client, site: SiteConfig, *, job_timeout_s: float = 1800.0
+    ) -> None:
         self._client = client
         self._site = site
+        self._job_timeout_s = job_timeout_s
 
     def pages(self, unit: Unit, page_size: int | None) -> AsyncIterator[Page]:
         """Every page of `unit`, in order."""
@@ -70,7 +72,7 @@ class Pager:
         async for offset, page in self._ahead(unit, offsets, size):
             expected = min(size, first.total - offset)
             if page.total != first.total or len(page.records) != expected:
-                raise UnitError(
+                raise InconsistentError(
                     unit.key,
                     f"the site changed while paging: total {first.total} -> "
                     f"{page.total}, {len(page.records)} records at offset "
@@ -137,8 +139,10 @@ class Pager:
             if await self._await_job(job_id):
                 return job_id
             failed.append(job_id)
-            log.warning("%s: SDR job %s failed, creating another", unit.key, job_id)
-        raise UnitError(unit.key, f"SDR jobs failed: {', '.join(failed)}")
+            log.warning(
+                "%s: SDR job %s failed or stalled, creating another", unit.key, job_id
+            )
+        raise UnitError(unit.key, f"SDR jobs failed or stalled: {', '.join(failed)}")
 
     async def _create_job(self, unit: Unit) -> str:
         assert unit.window is not None
@@ -164,7 +168,7 @@ class Pager:
             status = str(_field(catalog.SDR_JOB_STATUS.name, body, "status")).lower()
             if status == "success":
                 return True
-            if status == "failure" or waited > JOB_TIMEOUT_S:
+            if status == "failure" or waited > self._job_timeout_s:
                 return False
             delay = next(delays)
             await asyncio.sleep(delay)

@@ -89,6 +89,22 @@ class Plan:
                 for window in self.windows(stream):
                     yield Unit(stream, partition, window)
 
+    def discovery(self, discovery_ms: int) -> Iterator[Unit]:
+        """Extra parent units that only list partitions, for short spans.
+
+        Hosts report their configuration hourly, so a parent window shorter
+        than that may list none of them, and their children would be lost.
+        A parent whose span is shorter than `discovery_ms` is also read
+        over the `discovery_ms` before its end; those records name
+        partitions and are not written.
+        """
+        parents = {s.parent for s in self.streams if s.parent}
+        for stream in self.streams:
+            if stream.name in parents and stream.endpoint.windowed:
+                since, until = self.spans[stream.name]
+                if until - since < discovery_ms:
+                    yield Unit(stream, None, Window(until - discovery_ms, until))
+
     def windows(self, stream: Stream) -> list[Window | None]:
         """The windows of `stream` in this run (None: not windowed)."""
         since, until = self.spans[stream.name]

@@ -49,16 +49,30 @@ async def harvest(
     overrides = {path: (b.limit, b.period) for path, b in config.buckets.items()}
     buckets = Buckets(overrides)
     report = RunReport(plan, site=config.site.base_url, sink=config.sink)
-    sink = sinks.create(config.sink, out, gzip=config.gzip)
+    sink = sinks.create(
+        config.sink,
+        out,
+        gzip=config.gzip,
+        settings=config.sink_settings,
+        run_ms=plan.until,
+    )
     engine: Harvest | None = None
     try:
         async with open_session(config.site) as session:
             client = Client(
-                session, config.site, secrets, buckets, attempts=config.attempts
+                session,
+                config.site,
+                secrets,
+                buckets,
+                attempts=config.attempts,
+                timeout_s=config.timeout_s,
             )
-            pager = Pager(client, config.site)
+            pager = Pager(client, config.site, job_timeout_s=config.sdr_job_timeout_s)
             engine = Harvest(plan, config, pager, sink, report, store, plan_id=plan_id)
-            await engine.run(handle_signals=handle_signals)
+            try:
+                await engine.run(handle_signals=handle_signals)
+            finally:
+                report.tokens_issued = client.tokens.issued
     finally:
         await sink.close()
         manifest = report.write(out, buckets)

@@ -94,8 +94,11 @@ def _harvested_lines(stream: str, units: list[dict[str, Any]]) -> Iterator[bytes
         if unit["status"] != "ok":
             continue
         location = unit["location"]
-        if location == "stdout":
-            raise VerifyError(f"{stream}: records went to stdout; verify reads files")
+        if not location.endswith((".ndjson", ".ndjson.gz")):
+            raise VerifyError(
+                f"{stream}: verify reads NDJSON files, and this run wrote to "
+                f'{location!r}; add "ndjson" to [sink] kind'
+            )
         opener = gzip.open if location.endswith(".gz") else open
         with opener(location, "rb") as handle:
             yield from handle

@@ -15,8 +15,10 @@ import os
 import re
 import signal
 import sys
+import threading
 from collections.abc import Mapping
 
+from harvester.emulator import latency
 from harvester.emulator.faults import PROFILES
 from harvester.emulator.server import start_emulator
 from harvester.emulator.settings import (
@@ -59,8 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a bucket's limit, e.g. /v3/auth/tokens=5/2 (repeatable)",
     )  # fmt: skip
     parser.add_argument(
+        "--exit-with-stdin", action="store_true",
+        help="stop when standard input closes (the parent process is gone)",
+    )  # fmt: skip
+    parser.add_argument(
         "--sdr-job-seconds", type=float, default=3.0, metavar="SECONDS",
         help="how long an SDR job runs before it succeeds",
+    )  # fmt: skip
+    parser.add_argument(
+        "--latency", action="append", default=[], metavar="SPEC",
+        help="latency model: " + ", ".join(latency.NAMED) + ", or "
+        "BUCKET=tp50:20ms,tp999:50ms[,tail:1%%@50ms][,stall:1s@every10s] "
+        f"(BUCKET may be *; repeatable; default from ${latency.ENV})",
     )  # fmt: skip
 
 
@@ -104,6 +116,9 @@ def settings_from(args: argparse.Namespace) -> EmulatorSettings:
         window_end=args.window_end,
         limits=parse_limits(args.limit),
         sdr_job_seconds=args.sdr_job_seconds,
+        latency=latency.parse_latency(
+            args.latency or latency.from_environment(os.environ.get(latency.ENV))
+        ),
     )
 
 
@@ -117,18 +132,31 @@ def main(args: argparse.Namespace) -> int:
     if args.host not in LOOPBACK:
         logger.warning("listening on %s: reachable beyond this machine", args.host)
     try:
-        asyncio.run(_serve(settings, args.host, args.port))
+        asyncio.run(_serve(settings, args.host, args.port, args.exit_with_stdin))
     except (OSError, OverflowError) as error:
         print(f"harvester emulate: cannot listen: {error}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _serve(settings: EmulatorSettings, host: str, port: int) -> None:
+async def _serve(
+    settings: EmulatorSettings, host: str, port: int, exit_with_stdin: bool
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if exit_with_stdin:
+        # A parent killed outright cannot stop its child; its end of the
+        # pipe closing is the one sign of it that always arrives.
+        # The file descriptor is read directly: a thread blocked inside the
+        # buffered stdin object would hold its lock at interpreter exit.
+        def watch() -> None:
+            while os.read(sys.stdin.fileno(), 4096):
+                pass
+            loop.call_soon_threadsafe(stop.set)
+
+        threading.Thread(target=watch, daemon=True).start()
 
     emulator = await start_emulator(settings, host, port)
     try:

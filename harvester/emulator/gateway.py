@@ -30,6 +30,7 @@ from harvester.emulator.errors import ServiceError, gateway_error, service_error
 from harvester.emulator.faults import FaultDice
 from harvester.emulator.iam import issue_token
 from harvester.emulator.jobs import SdrJobs
+from harvester.emulator.latency import Latency
 from harvester.emulator.records import Records
 from harvester.emulator.routing import Match, RouteTable
 from harvester.emulator.settings import EmulatorSettings
@@ -54,6 +55,7 @@ class Gateway:
         life = faults.EXPIRED_TOKEN_TTL_S if "expire-tokens" in self.plan else None
         self.tokens = TokenStore(settings.token_ttl_s, settings.clock, life_s=life)
         self.dice = FaultDice(settings.seed)
+        self.latency = Latency(settings.latency, settings.seed)
         self.handlers = self._handlers(settings)
 
     def _handlers(self, settings: EmulatorSettings) -> dict[str, Handler]:
@@ -77,13 +79,19 @@ class Gateway:
         if match is None:
             return gateway_error(404, "APIG.0101", _UNKNOWN_API)
 
+        arrived = time.monotonic()
         bucket = self.buckets[match.endpoint.bucket]
-        if not bucket.arrive(time.monotonic()):
+        if not bucket.arrive(arrived):
             logger.debug("throttled %s %s", request.method, request.path)
             return gateway_error(429, "APIG.0308", bucket.message())
         if match.endpoint is IAM_TOKEN:
-            return await issue_token(request, self.tokens, self.settings.password)
-        return await self._data_call(request, match, bucket)
+            response = await issue_token(request, self.tokens, self.settings.password)
+        else:
+            response = await self._data_call(request, match, bucket)
+        # The model sets the whole time in the site, the work above included.
+        if self.latency:
+            await self.latency.hold(bucket.name, arrived)
+        return response
 
     async def _data_call(
         self, request: web.Request, match: Match, bucket: Bucket

@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 from harvester.catalog import ENDPOINTS
 from harvester.emulator.faults import FaultPlan
+from harvester.emulator.latency import LatencyModel
 
 SCALES = ("demo", "large")
 OFFSET_UNITS = ("records", "pages")
@@ -22,7 +23,8 @@ class EmulatorSettings:
 
     `password` and `app_code` left as None mean open auth: any non-empty
     value is accepted. `limits` overrides a bucket's (limit, period in
-    seconds) by its path template. `clock` is the wall clock in seconds;
+    seconds) by its path template; `latency` gives a bucket's answers a
+    latency model. `clock` is the wall clock in seconds;
     data exists only up to its now.
 
     Raises:
@@ -41,6 +43,9 @@ class EmulatorSettings:
         default_factory=lambda: MappingProxyType({})
     )
     sdr_job_seconds: float = 3.0
+    latency: Mapping[str, LatencyModel] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
@@ -56,6 +61,9 @@ class EmulatorSettings:
             )
         for bucket, (limit, period) in self.limits.items():
             _check_limit(bucket, limit, period)
+        for bucket in self.latency:
+            if bucket not in BUCKETS:
+                raise ValueError(f"no bucket has the path {bucket!r}")
 
     @property
     def fault_plan(self) -> FaultPlan:
