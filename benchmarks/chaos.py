@@ -57,6 +57,7 @@ class Outcome:
     unexpected: int
     retries: int
     throttled: int
+    redone: int
     note: str = ""
 
 
@@ -118,15 +119,17 @@ async def harvest(config: Path) -> asyncio.subprocess.Process:
 
 async def checked(scenario: str, out: Path, base_url: str, note: str = "") -> Outcome:
     checks = await verify(out, base_url)
-    totals = manifest.load(out)["totals"]
+    run = manifest.load(out)
+    units = [u for stream in run["streams"].values() for u in stream["units"]]
     return Outcome(
         scenario,
         sum(c.expected for c in checks),
         sum(c.lost for c in checks),
         sum(c.duplicated for c in checks),
         sum(c.unexpected for c in checks),
-        totals["retries"],
-        totals["throttled"],
+        run["totals"]["retries"],
+        run["totals"]["throttled"],
+        sum(u["attempts"] - 1 for u in units),
         note,
     )
 
