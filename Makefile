@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint chaos bench clean postgresql
+.PHONY: run test lint chaos bench bench-profile bench-sla clean postgresql
 
 run: $(INSTALLED)
 	$(BIN)/harvester run -c configs/demo.toml
@@ -38,5 +38,23 @@ clean:
 chaos: $(INSTALLED)
 	$(BIN)/python -m benchmarks.chaos
 
-bench: $(INSTALLED)
+# Benchmark-only packages (dlt, py-spy) come with the bench targets alone.
+BENCH_INSTALLED := $(VENV)/.bench-installed
+
+$(BENCH_INSTALLED): pyproject.toml $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(BENCH_INSTALLED)
 	$(BIN)/python -m benchmarks
+
+# Load-benchmark the emulator against the documented SLA, then check that
+# the HTML report renders in headless Chromium (installed here if missing).
+bench-sla: $(INSTALLED)
+	@command -v chromium >/dev/null 2>&1 \
+	|| (apt-get update -qq \
+	    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	$(BIN)/python -m benchmarks.bench_sla --out out/bench-sla
+
+bench-profile: $(BENCH_INSTALLED)
+	$(BIN)/python -m benchmarks hot_profile

@@ -1,4 +1,4 @@
-"""The `harvester` command: run, verify, endpoints, emulate.
+"""The `harvester` command: run, verify, endpoints, bench, emulate.
 
 Every subcommand exits non-zero with a one-line reason on bad input.
 Exit codes: 0 success; 1 a unit failed or a harvest does not verify;
@@ -101,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
         help="list every API operation instead of streams",
     )
     endpoints.set_defaults(handler=_endpoints)
+
+    bench = commands.add_parser(
+        "bench", help="load-benchmark a site against its documented SLA"
+    )
+    from harvester.bench import cli as bench_cli
+
+    bench_cli.add_arguments(bench)
+    bench.set_defaults(handler=bench_cli.main)
 
     emulate = commands.add_parser("emulate", help="serve the built-in ESM emulator")
     from harvester.emulator import cli as emulator_cli
