@@ -43,6 +43,7 @@ class TokenSource:
         self._secrets = secrets
         self._clock = clock
         self._token: str | None = None
+        self._accepted = False
         self._renew_at = 0.0
         self._lock = asyncio.Lock()
         self.issued = 0
@@ -62,7 +63,20 @@ class TokenSource:
             assert self._token is not None
             return self._token
 
-    def invalidate(self, token: str) -> None:
+    def is_current(self, token: str | None) -> bool:
+        """Whether `token` is the one now handed out."""
+        return token is not None and token == self._token
+
+    def accepted(self, token: str | None) -> None:
+        """Note that the site took `token`: if refused later, it went stale."""
+        if token is not None and token == self._token:
+            self._accepted = True
+
+    def went_stale(self, token: str | None) -> bool:
+        """Whether the current `token` was accepted before it was refused."""
+        return self.is_current(token) and self._accepted
+
+    def invalidate(self, token: str | None) -> None:
         """Forget `token` after the gateway refused it; the next call renews."""
         if self._token == token:
             self._token = None
@@ -75,6 +89,7 @@ class TokenSource:
             min(lifetime - RENEW_MARGIN_S, lifetime * 0.9), 0.0
         )
         self._token = token
+        self._accepted = False
         self.issued += 1
         log.info("IAM token issued, valid for %.0f s", lifetime)
 

@@ -3,7 +3,7 @@
 Every subcommand exits non-zero with a one-line reason on bad input.
 Exit codes: 0 success; 1 a unit failed or a harvest does not verify;
 2 bad input (command line, config, environment); 3 the site refused the
-credentials.
+credentials. A site that cannot be reached at all ends the run with 1.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import orjson
 
 from harvester import catalog, config, report
 from harvester.embedded import embedded_site
-from harvester.errors import ConfigError, HarvestError
+from harvester.errors import AuthError, ConfigError, HarvestError
 from harvester.runner import Outcome, harvest
 from harvester.verify import verify
 
@@ -155,7 +155,7 @@ def _exit_code(outcome: Outcome) -> int:
         return 128 + outcome.interrupted
     if outcome.fatal is not None:
         print(f"harvester: error: {outcome.fatal}", file=sys.stderr)
-        return EXIT_AUTH
+        return EXIT_AUTH if isinstance(outcome.fatal, AuthError) else EXIT_FAILED
     failed = outcome.report.failed_units
     for unit in failed:
         print(f"harvester: unit failed: {unit.unit}: {unit.error}", file=sys.stderr)

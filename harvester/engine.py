@@ -3,9 +3,10 @@
 Units start together and queue on their bucket, so the run lasts about
 as long as its busiest bucket needs. Fan-out children start as soon as a
 parent page names their partition. A unit that fails is reported and the
-others go on; refused credentials stop the whole run, since every unit
-would fail the same way. SIGINT and SIGTERM stop it too: units in flight
-are abandoned without a trace, completed ones stay checkpointed.
+others go on; a site that refuses the credentials or cannot be reached
+stops the whole run, since every unit would fail the same way. SIGINT and
+SIGTERM stop it too: units in flight are abandoned without a trace,
+completed ones stay checkpointed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from anyio.abc import TaskGroup
 
 from harvester.checkpoints import CheckpointStore
 from harvester.config import RunConfig
-from harvester.errors import AuthError, HarvestError, ResponseError, UnitError
+from harvester.errors import HarvestError, ResponseError, SiteError, UnitError
 from harvester.manifest import RunReport
 from harvester.pages import Record
 from harvester.paging import Pager
@@ -61,7 +62,7 @@ class Harvest:
         self._clock = clock
         self._seen: dict[str, set[str]] = {}
         self._unit_slots: dict[str, anyio.CapacityLimiter] = {}
-        self.fatal: AuthError | None = None
+        self.fatal: SiteError | None = None
         self.interrupted: int | None = None
 
     async def run(self, *, handle_signals: bool = False) -> RunReport:
@@ -113,7 +114,7 @@ class Harvest:
                         self._fail(unit, error, started, attempt)
                         return
                     log.warning("%s: %s; redoing the unit", unit.key, error)
-                except AuthError as error:
+                except SiteError as error:
                     self.fatal = error
                     self._fail(unit, error, started, attempt)
                     group.cancel_scope.cancel()

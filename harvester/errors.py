@@ -2,7 +2,9 @@
 
     HarvestError
     ├── ConfigError          bad local input, found before any request
-    ├── AuthError            IAM or gateway refused the credentials
+    ├── SiteError            the site as a whole cannot be used: stops the run
+    │   ├── AuthError        IAM or gateway refused the credentials
+    │   └── UnreachableError IAM could not be reached at all
     ├── RequestError         one request failed for good
     │   ├── ThrottledError   429 after the retry budget
     │   └── TransientError   5xx, timeout or dropped connection, retries spent
@@ -31,13 +33,26 @@ class ConfigError(HarvestError):
         super().__init__(f"{key}: {problem}")
 
 
-class AuthError(HarvestError):
+class SiteError(HarvestError):
+    """Raised when the site as a whole cannot be used, so the run stops."""
+
+
+class AuthError(SiteError):
     """Raised when IAM or the gateway rejects the credentials or grants."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         self.status = status
         self.code = code
-        super().__init__(f"authentication failed ({status} {code}): {message}")
+        shown = f"{status} {code}" if code and code != str(status) else str(status)
+        super().__init__(f"authentication failed ({shown}): {message}")
+
+
+class UnreachableError(SiteError):
+    """Raised when no IAM token can be had: the site does not answer."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        self.url = url
+        super().__init__(f"cannot reach IAM at {url}: {cause}")
 
 
 class RequestError(HarvestError):

@@ -31,6 +31,7 @@ from harvester.errors import (
     RequestError,
     ThrottledError,
     TransientError,
+    UnreachableError,
 )
 from harvester.limits import Bucket, Buckets
 
@@ -46,11 +47,13 @@ BACKOFF_CAP_S = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A response as read off the wire."""
+    """A response as read off the wire; status 0 when none came."""
 
     status: int
     body: bytes
     headers: Mapping[str, str]
+    token: str | None = None
+    problem: str = ""
 
 
 def open_session(site: SiteConfig, connections: int = 128) -> aiohttp.ClientSession:
@@ -146,42 +149,72 @@ class Client:
             RequestError: any other refusal (4xx), at once.
         """
         url = self._site.base_url + _fill(endpoint.path, path_params or {})
-        refreshed = throttled = False
+        refreshed = False
+        answer = None
         for attempt in range(self._attempts):
-            token = await self.tokens.token()
-            answer = await self._attempt(endpoint, url, query, body, token)
-            throttled = answer is not None and answer.status == 429
-            if answer is None or _transient(answer):
+            answer = await self._attempt(endpoint, url, query, body, authenticated=True)
+            if not answer.status or _transient(answer):
                 await self._retry(endpoint, attempt, answer)
                 continue
             if 200 <= answer.status < 300:
+                self.tokens.accepted(answer.token)
                 return answer.body
             code, message = error_of(answer.body)
-            if answer.status == 401 and code in TOKEN_CODES and not refreshed:
-                log.warning("%s: token refused (%s), renewing", endpoint.name, code)
-                self.tokens.invalidate(token)
-                refreshed = True
+            if answer.status == 401 and code in TOKEN_CODES:
+                refreshed = self._renew(endpoint, answer, code, refreshed, message)
                 continue
             if answer.status == 429:
                 self._throttled(endpoint, attempt, answer)
                 continue
             raise _refusal(endpoint, answer.status, code, message)
-        raise self._exhausted(endpoint, throttled)
+        raise self._exhausted(endpoint, answer)
+
+    def _renew(
+        self,
+        endpoint: Endpoint,
+        answer: Answer,
+        code: str,
+        refreshed: bool,
+        message: str,
+    ) -> bool:
+        """Renew a refused token; whether this request has spent its renewal.
+
+        A token renewed while the request waited is simply retried. One the
+        site took before and now refuses has gone stale and is renewed. One
+        refused since it was issued means the credentials or grants are
+        wrong: renewed once, then the run fails.
+        """
+        if not self.tokens.is_current(answer.token):
+            return refreshed
+        if self.tokens.went_stale(answer.token):
+            log.warning("%s: token went stale (%s), renewing", endpoint.name, code)
+            self.tokens.invalidate(answer.token)
+            return refreshed
+        if refreshed:
+            raise AuthError(answer.status, code, message)
+        log.warning("%s: token refused (%s), renewing", endpoint.name, code)
+        self.tokens.invalidate(answer.token)
+        return True
 
     async def _issue_token(self, request: dict[str, Any]) -> tuple[bytes, str]:
         base = self._site.iam_url or self._site.base_url
         url = base + catalog.IAM_TOKEN.path
+        answer = None
         for attempt in range(self._attempts):
-            answer = await self._attempt(catalog.IAM_TOKEN, url, None, request, None)
-            if answer is None or _transient(answer) or answer.status == 429:
+            answer = await self._attempt(catalog.IAM_TOKEN, url, None, request)
+            if not answer.status or _transient(answer) or answer.status == 429:
                 await self._retry(catalog.IAM_TOKEN, attempt, answer)
                 continue
             token = answer.headers.get("X-Subject-Token", "")
             if answer.status in (200, 201) and token:
                 return answer.body, token
             code, message = error_of(answer.body)
-            raise AuthError(answer.status, code, message)
-        raise self._exhausted(catalog.IAM_TOKEN, throttled=False)
+            if answer.status in (401, 403):
+                raise AuthError(answer.status, code, message)
+            raise RequestError(catalog.IAM_TOKEN.name, answer.status, code, message)
+        self._bucket(catalog.IAM_TOKEN).counters.failures += 1
+        cause = answer.problem if answer and answer.problem else _shown(answer)
+        raise UnreachableError(url, f"{cause}, {self._attempts} attempts")
 
     async def _attempt(
         self,
@@ -189,11 +222,15 @@ class Client:
         url: str,
         query: Mapping[str, str] | None,
         body: Any,
-        token: str | None,
-    ) -> Answer | None:
+        *,
+        authenticated: bool = False,
+    ) -> Answer:
         bucket = self._bucket(endpoint)
         data = orjson.dumps(body) if body is not None else None
         async with bucket.slot():
+            # The token is taken once the bucket has granted the request, so
+            # a long wait there never sends a token renewed meanwhile.
+            token = await self.tokens.token() if authenticated else None
             try:
                 async with self._session.request(
                     endpoint.method,
@@ -213,10 +250,11 @@ class Client:
                         response.status,
                         len(payload),
                     )
-                    return Answer(response.status, payload, response.headers)
+                    return Answer(response.status, payload, response.headers, token)
             except (aiohttp.ClientError, TimeoutError) as error:
-                log.warning("%s: %s", endpoint.name, _describe(error))
-                return None
+                problem = _describe(error)
+                log.warning("%s: %s", endpoint.name, problem)
+                return Answer(0, b"", {}, token, problem)
 
     def _headers(self, token: str | None) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -228,13 +266,11 @@ class Client:
                 headers["x-hcso-domainid"] = self._site.domain_id
         return headers
 
-    async def _retry(
-        self, endpoint: Endpoint, attempt: int, answer: Answer | None
-    ) -> None:
+    async def _retry(self, endpoint: Endpoint, attempt: int, answer: Answer) -> None:
         bucket = self._bucket(endpoint)
         bucket.counters.retries += 1
         delay = backoff(attempt)
-        what = f"HTTP {answer.status}" if answer else "no response"
+        what = _shown(answer)
         log.warning(
             "%s: %s, retry %d in %.2f s", endpoint.name, what, attempt + 1, delay
         )
@@ -250,10 +286,10 @@ class Client:
         log.warning("%s: 429 throttled, bucket paused %.2f s", endpoint.name, delay)
         bucket.back_off(delay)
 
-    def _exhausted(self, endpoint: Endpoint, throttled: bool) -> RequestError:
+    def _exhausted(self, endpoint: Endpoint, answer: Answer | None) -> RequestError:
         self._bucket(endpoint).counters.failures += 1
-        message = f"gave up after {self._attempts} attempts"
-        if throttled:
+        message = f"gave up after {self._attempts} attempts, last: {_shown(answer)}"
+        if answer is not None and answer.status == 429:
             return ThrottledError(endpoint.name, 429, "APIG.0308", message)
         return TransientError(endpoint.name, None, "retries spent", message)
 
@@ -326,6 +362,12 @@ def _auth_hint(status: int, code: str, message: str) -> str:
 
 def _fill(template: str, values: Mapping[str, str]) -> str:
     return template.format_map({k: quote(v, safe="") for k, v in values.items()})
+
+
+def _shown(answer: Answer | None) -> str:
+    if answer is None:
+        return "no attempt"
+    return answer.problem or f"HTTP {answer.status}"
 
 
 def _describe(error: BaseException) -> str:

@@ -18,7 +18,7 @@ from harvester import plan as planner
 from harvester.checkpoints import CheckpointStore, RunState
 from harvester.config import RunConfig, Secrets
 from harvester.engine import Harvest
-from harvester.errors import AuthError
+from harvester.errors import SiteError
 from harvester.fetch import Client, check_transport, open_session
 from harvester.limits import Buckets
 from harvester.manifest import RunReport
@@ -33,7 +33,7 @@ class Outcome:
 
     report: RunReport
     manifest: Path
-    fatal: AuthError | None
+    fatal: SiteError | None
     interrupted: int | None
 
 
