@@ -58,7 +58,9 @@ class CheckpointStore:
             except orjson.JSONDecodeError:
                 self.torn += 1
                 continue
-            if Path(entry["location"]).exists() or entry["location"] == "stdout":
+            # Only units whose file is still there are done: records that
+            # went to stdout, or were deleted since, are taken again.
+            if (self._out / entry["location"]).is_file():
                 self.completed[entry["unit"]] = entry
         if self.torn:
             log.warning("%s: dropped %d torn checkpoint line(s)", self._path, self.torn)

@@ -133,15 +133,15 @@ async def _run_async(settings: config.RunConfig, out: Path) -> int:
     if not settings.site.embedded:
         secrets = config.read_secrets(settings.site)
         outcome = await harvest(settings, secrets, out, handle_signals=True)
-        print(report.summary(outcome.report, outcome.manifest))
+        print(report.summary(outcome.report, outcome.manifest), file=sys.stderr)
         return _exit_code(outcome)
     async with embedded_site(settings) as (site_settings, secrets):
         outcome = await harvest(site_settings, secrets, out, handle_signals=True)
-        print(report.summary(outcome.report, outcome.manifest))
+        print(report.summary(outcome.report, outcome.manifest), file=sys.stderr)
         if outcome.fatal or outcome.interrupted:
             return _exit_code(outcome)
         checks = await verify(out, site_settings.site.base_url)
-    print(report.verification(checks))
+    print(report.verification(checks), file=sys.stderr)
     if not all(check.exact for check in checks):
         return EXIT_FAILED
     return _exit_code(outcome)

@@ -7,6 +7,7 @@ files) that hold them, and `Secrets` keeps them out of every repr.
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 import re
 import time
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 
 from harvester import catalog
 from harvester.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -168,7 +171,14 @@ def parse_instant_ms(key: str, text: Any, now_ms: int) -> int:
     Raises:
         ConfigError: `text` is none of these.
     """
+    if isinstance(text, str) and text.isdigit():
+        text = int(text)
     if isinstance(text, int) and not isinstance(text, bool):
+        # Before 1973 in milliseconds is more likely seconds given by mistake.
+        if 0 <= text < 10**11:
+            raise ConfigError(
+                key, f"{text} looks like epoch seconds; give epoch milliseconds"
+            )
         return text
     if not isinstance(text, str):
         raise ConfigError(key, f"expected a time, got {text!r}")
@@ -311,6 +321,10 @@ def read_secrets(site: SiteConfig) -> Secrets:
 def _secret(key: str, path: str, env: str) -> str:
     if path:
         try:
+            if Path(path).stat().st_mode & 0o077:
+                log.warning(
+                    "%s_file %r is readable by others; make it mode 0600", key, path
+                )
             return Path(path).read_text().strip()
         except OSError as error:
             raise ConfigError(
@@ -336,16 +350,20 @@ def _site(table: Mapping[str, Any]) -> SiteConfig:
         )
         for name in known
     }
+    # Paths are appended to these, so a trailing slash would double.
+    values["base_url"] = values["base_url"].rstrip("/")
+    values["iam_url"] = values["iam_url"].rstrip("/")
     site = SiteConfig(**values)
     _check_site(site)
     return site
 
 
 def _check_site(site: SiteConfig) -> None:
-    if site.base_url and not re.match(r"^https?://[^/\s]+", site.base_url):
-        raise ConfigError(
-            "site.base_url", f"expected an http(s) URL, got {site.base_url!r}"
-        )
+    for key, url in (("site.base_url", site.base_url), ("site.iam_url", site.iam_url)):
+        if url and not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(key, f"expected an http(s) URL, got {url!r}")
+    if site.ca_bundle and not Path(site.ca_bundle).is_file():
+        raise ConfigError("site.ca_bundle", f"no such file: {site.ca_bundle!r}")
     if not re.fullmatch(r"[-_0-9a-zA-Z]{0,36}", site.domain_id):
         raise ConfigError(
             "site.domain_id",
@@ -362,6 +380,8 @@ def _stream_patterns(value: Any) -> tuple[str, ...]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError("run.streams", f"expected a list of names, got {value!r}")
+    if not value:
+        raise ConfigError("run.streams", "names no stream; use ['*'] for all")
     names = [s.name for s in catalog.STREAMS]
     for pattern in value:
         if not fnmatch.filter(names, pattern):
@@ -428,8 +448,18 @@ def _emulator(table: Mapping[str, Any]) -> EmulatorConfig:
     return EmulatorConfig(
         seed=_typed(table, "emulator.seed", "seed", int, 7),
         scale=_choice(table, "emulator.scale", "scale", ("demo", "large"), "demo"),
-        faults=_typed(table, "emulator.faults", "faults", str, "none"),
+        faults=_faults(_typed(table, "emulator.faults", "faults", str, "none")),
     )
+
+
+def _faults(profile: str) -> str:
+    from harvester.emulator.faults import FaultPlan
+
+    try:
+        FaultPlan.parse(profile)
+    except ValueError as error:
+        raise ConfigError("emulator.faults", str(error)) from None
+    return profile
 
 
 def _sink_kinds(table: Mapping[str, Any]) -> str:

@@ -174,14 +174,17 @@ class Harvest:
             seconds = self._clock() - started
             report = self._report.done(unit, committed, pages, seconds, attempt)
             report.mended = dict(mended)
+            report.unsettled = not self._plan.settled(unit)
             # The partitions a parent named go in its checkpoint, so a
-            # resumed run starts their children whatever sink holds it.
+            # resumed run starts their children whatever sink holds it. An
+            # unsettled window gets none: a later run must take it again.
             entry = {
                 **asdict(report),
                 "plan": self._plan_id,
                 "partitions": sorted(partitions),
             }
-            await anyio.to_thread.run_sync(self._store.record, entry)
+            if not report.unsettled:
+                await anyio.to_thread.run_sync(self._store.record, entry)
         log.info(
             "%s: %d records in %d pages, %.2f s",
             unit.key,

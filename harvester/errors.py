@@ -89,6 +89,7 @@ class UnitError(HarvestError):
 
     def __init__(self, unit: str, problem: str) -> None:
         self.unit = unit
+        self.problem = problem
         super().__init__(f"{unit}: {problem}")
 
 

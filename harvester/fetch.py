@@ -63,6 +63,7 @@ def open_session(site: SiteConfig, connections: int = 128) -> aiohttp.ClientSess
         ConfigError: plain http:// is asked for a host that is not loopback.
     """
     check_transport(site.base_url, site.allow_plain_http)
+    check_transport(site.iam_url, site.allow_plain_http, "site.iam_url")
     context = ssl.create_default_context(cafile=site.ca_bundle or None)
     connector = aiohttp.TCPConnector(limit=connections, ssl=context)
     # IAM tokens travel in a header of several KB.
@@ -80,7 +81,9 @@ def open_session(site: SiteConfig, connections: int = 128) -> aiohttp.ClientSess
     return session
 
 
-def check_transport(url: str, allow_plain_http: bool) -> None:
+def check_transport(
+    url: str, allow_plain_http: bool, key: str = "site.base_url"
+) -> None:
     """Refuse plain HTTP to anything but loopback unless explicitly allowed.
 
     Raises:
@@ -96,7 +99,7 @@ def check_transport(url: str, allow_plain_http: bool) -> None:
         loopback = False
     if not loopback:
         raise ConfigError(
-            "site.base_url",
+            key,
             f"plain http to {host!r} would send the token in clear text; "
             "use https or set site.allow_plain_http = true",
         )

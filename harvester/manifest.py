@@ -16,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from harvester.errors import InconsistentError
+from harvester.config import RunConfig
+from harvester.errors import InconsistentError, UnitError
 from harvester.limits import Buckets
 from harvester.plan import Plan, Unit
 from harvester.sinks import Committed
@@ -42,6 +43,7 @@ class UnitReport:
     attempts: int = 1
     error: str = ""
     resumed: bool = False
+    unsettled: bool = False
     mended: dict[str, int] = field(default_factory=dict)
 
 
@@ -50,8 +52,8 @@ class RunReport:
     """Everything the manifest records, gathered while the run goes."""
 
     plan: Plan
-    site: str
-    sink: str
+    out: Path
+    config: RunConfig
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.time)
     finished: float = 0.0
@@ -69,7 +71,7 @@ class RunReport:
         """Record a committed unit."""
         report = self._report(unit, "ok", seconds, attempts)
         report.records, report.bytes = committed.records, committed.bytes
-        report.sha256, report.location = committed.sha256, committed.location
+        report.sha256, report.location = committed.sha256, self._portable(committed)
         report.pages = pages
         self.units.append(report)
         return report
@@ -92,9 +94,19 @@ class RunReport:
         """Record a unit that could not be completed."""
         status = "inconsistent" if isinstance(error, InconsistentError) else "failed"
         report = self._report(unit, status, seconds, attempts)
-        report.error = str(error) or type(error).__name__
+        # The unit is named beside the error already.
+        shown = error.problem if isinstance(error, UnitError) else str(error)
+        report.error = shown or type(error).__name__
         self.units.append(report)
         return report
+
+    def _portable(self, committed: Committed) -> str:
+        # Files are named relative to the output directory, so a harvest
+        # can be moved or copied and still be read, verified and resumed.
+        location = Path(committed.location)
+        if location.is_absolute() and location.is_relative_to(self.out):
+            return str(location.relative_to(self.out))
+        return committed.location
 
     @property
     def failed_units(self) -> list[UnitReport]:
@@ -108,8 +120,11 @@ class RunReport:
         )
         return {
             "run_id": self.run_id,
-            "site": self.site,
-            "sink": self.sink,
+            "site": self.config.site.base_url,
+            "sink": self.config.sink,
+            "gzip": self.config.gzip,
+            "offset_unit": self.config.site.offset_unit,
+            "window_end": self.config.site.window_end,
             "started_at": _iso(self.started),
             "finished_at": _iso(self.finished) if self.finished else None,
             "since": self.plan.since,
@@ -136,6 +151,11 @@ class RunReport:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+        # Each run's manifest is kept too: the latest one is replaced by
+        # the next run, and a nightly job wants its history.
+        history = out / "runs" / f"{_iso(self.started)}-{self.run_id}.json"
+        history.parent.mkdir(exist_ok=True)
+        history.write_bytes(data)
         return path
 
     def _report(
@@ -164,6 +184,7 @@ class RunReport:
             "pages": sum(u.pages for u in self.units),
             "bytes": sum(u.bytes for u in self.units),
             "units": len(self.units),
+            "unsettled_units": sum(u.unsettled for u in self.units),
             "tokens_issued": self.tokens_issued,
             "failed_units": len(self.failed_units),
         }

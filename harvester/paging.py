@@ -26,7 +26,7 @@ from harvester.plan import Unit
 
 log = logging.getLogger(__name__)
 
-PAGES_AHEAD = 8
+PAGES_AHEAD = 4
 JOB_ATTEMPTS = 3
 JOB_POLL_S = (1.0, 2.0, 4.0, 8.0)
 

@@ -66,6 +66,15 @@ class Plan:
     spans: Mapping[str, tuple[int, int]]
     streams: tuple[Stream, ...]
     window_ms: Mapping[str, int]
+    settled_until: int = 2**62
+
+    def settled(self, unit: Unit) -> bool:
+        """Whether `unit`'s window has ended long enough ago to be final.
+
+        Tier-1 data settles within a minute (4.1.8 and its siblings): a
+        window ending later than `settled_until` may still gain records.
+        """
+        return unit.window is None or unit.window.end <= self.settled_until
 
     @property
     def since(self) -> int:
@@ -119,15 +128,20 @@ def build(
     """The plan of a run of `config` started at `now_ms`.
 
     With `since = "auto"` each stream starts where `last_end` says its last
-    completed window ended (or at `run.auto_start` if it has none), and a
-    run up to `now` stops `run.settle` short of it, since tier-1 data
-    settles within a minute (4.1.8 and its siblings).
+    completed window ended (or at `run.auto_start` if it has none). An
+    `until` given relative to now (`now`, `-6h`) stops `run.settle` short
+    of now, since tier-1 data settles within a minute; an absolute one is
+    kept, so its windows stay the same from run to run, and windows ending
+    after that margin are left unsettled (see `Plan.settled`).
     """
     streams = config.selected_streams()
     until = parse_instant_ms("run.until", config.until, now_ms)
+    settled_until = now_ms - config.settle_ms
+    if isinstance(config.until, str) and (
+        config.until == "now" or config.until.startswith("-")
+    ):
+        until = min(until, settled_until)
     auto = config.since == "auto"
-    if auto and config.until == "now":
-        until -= config.settle_ms
     start = parse_instant_ms(
         "run.auto_start" if auto else "run.since",
         config.auto_start if auto else config.since,
@@ -143,7 +157,7 @@ def build(
         window_ms[stream.name] = (
             override.window_ms if override and override.window_ms else config.window_ms
         )
-    return Plan(spans, streams, window_ms)
+    return Plan(spans, streams, window_ms, settled_until)
 
 
 def cut_windows(

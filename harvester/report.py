@@ -58,6 +58,7 @@ def verification(checks: Sequence[StreamCheck]) -> str:
             "lost": c.lost,
             "duplicated": c.duplicated,
             "unexpected": c.unexpected,
+            "corrupt_units": c.corrupt_units,
         }
         for c in checks
     ]

@@ -41,14 +41,16 @@ async def harvest(
     config: RunConfig, secrets: Secrets, out: Path, *, handle_signals: bool = False
 ) -> Outcome:
     """Harvest the plan of `config` into `out` and write its manifest."""
-    check_transport(config.site.base_url, config.site.allow_plain_http)
+    site = config.site
+    check_transport(site.base_url, site.allow_plain_http)
+    check_transport(site.iam_url, site.allow_plain_http, "site.iam_url")
     if removed := checkpoints.remove_leftovers(out):
         log.warning("removed %d temporary file(s) of an interrupted run", removed)
     store = CheckpointStore(out).load()
     plan, plan_id = _plan(config, out, store)
     overrides = {path: (b.limit, b.period) for path, b in config.buckets.items()}
     buckets = Buckets(overrides)
-    report = RunReport(plan, site=config.site.base_url, sink=config.sink)
+    report = RunReport(plan, out, config)
     sink = sinks.create(
         config.sink,
         out,
@@ -77,7 +79,11 @@ async def harvest(
         await sink.close()
         manifest = report.write(out, buckets)
     assert engine is not None
-    complete = not report.failed_units and engine.interrupted is None
+    complete = (
+        not report.failed_units
+        and engine.interrupted is None
+        and not any(unit.unsettled for unit in report.units)
+    )
     checkpoints.write_state(out, RunState(plan_id, _spans(plan), complete))
     return Outcome(report, manifest, engine.fatal, engine.interrupted)
 
@@ -104,7 +110,7 @@ def _plan(
         spans = {name: (span[0], span[1]) for name, span in previous.spans.items()}
         if set(spans) == {s.name for s in plan.streams}:
             log.info("resuming the unfinished run in %s", out)
-            plan = planner.Plan(spans, plan.streams, plan.window_ms)
+            plan = planner.Plan(spans, plan.streams, plan.window_ms, plan.settled_until)
     plan_id = settings + checkpoints.fingerprint(_spans(plan))
     checkpoints.write_state(out, RunState(plan_id, _spans(plan), complete=False))
     return plan, plan_id

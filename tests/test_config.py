@@ -33,6 +33,11 @@ BAD = [
     ("[buckets.'/nope']\nlimit = 1\nperiod = 1", "buckets.'/nope'"),
     ("[emulator]\nscale = 'huge'", "emulator.scale"),
     ("surprise = 1", "surprise"),
+    ("[run]\nstreams = []", "run.streams"),
+    ("[run]\nsince = 1796256000", "run.since"),
+    ("[site]\nca_bundle = '/no/such/ca.pem'", "site.ca_bundle"),
+    ("[site]\niam_url = 'iam.example.com'", "site.iam_url"),
+    ("[emulator]\nfaults = 'bogus'", "emulator.faults"),
     ("site = 3", "site"),
 ]
 
@@ -83,5 +88,24 @@ def test_instants_and_durations() -> None:
     assert config.parse_instant_ms("k", "now", now) == now
     assert config.parse_instant_ms("k", "-6h", now) == now - 6 * 3600_000
     assert config.parse_instant_ms("k", "2023-11-14T22:13:20Z", now) == now
-    assert config.parse_instant_ms("k", 42, now) == 42
+    assert config.parse_instant_ms("k", now, 0) == now
+    assert config.parse_instant_ms("k", str(now), 0) == now
+
+
+def test_epoch_seconds_given_by_mistake_are_refused() -> None:
+    with pytest.raises(ConfigError, match="epoch seconds"):
+        config.parse_instant_ms("run.since", 1_796_256_000, 0)
     assert config.parse_duration_ms("k", "90s") == 90_000
+
+
+def test_trailing_slashes_are_dropped_from_site_urls() -> None:
+    settings = config.from_mapping(
+        {
+            "site": {
+                "base_url": "https://esm.example.com/",
+                "iam_url": "https://i.example.com/",
+            }
+        }
+    )
+    assert settings.site.base_url == "https://esm.example.com"
+    assert settings.site.iam_url == "https://i.example.com"

@@ -85,7 +85,7 @@ async def test_records_are_written_as_the_site_sent_them(
     settings = run_config(site.base_url, tmp_path, streams=["device_assets"])
     await harvest(settings, SECRETS, tmp_path)
     [unit] = load(tmp_path)["streams"]["device_assets"]["units"]
-    written = Path(unit["location"]).read_bytes().splitlines()
+    written = (tmp_path / unit["location"]).read_bytes().splitlines()
     async with aiohttp.ClientSession() as session:
         params = {"stream": "device_assets"}
         async with session.get(f"{site.base_url}/_emulator/truth", params=params) as r:

@@ -55,8 +55,8 @@ def unit_of(manifest: dict, stream: str) -> dict:  # type: ignore[type-arg]
     return unit  # type: ignore[no-any-return]
 
 
-def written(unit: dict) -> list[dict[str, object]]:  # type: ignore[type-arg]
-    lines = Path(unit["location"]).read_bytes().splitlines()
+def written(out: Path, unit: dict) -> list[dict[str, object]]:  # type: ignore[type-arg]
+    lines = (out / unit["location"]).read_bytes().splitlines()
     return [orjson.loads(line) for line in lines]
 
 
@@ -76,7 +76,7 @@ async def test_transport_and_gateway_trouble_is_retried(
     site.script(ASSETS, trouble, trouble, page(RECORDS))  # type: ignore[arg-type]
     manifest = await run(site, tmp_path)
     assert manifest["failed_units"] == []
-    assert written(unit_of(manifest, "device_assets")) == RECORDS
+    assert written(tmp_path, unit_of(manifest, "device_assets")) == RECORDS
     assert manifest["totals"]["retries"] == 2  # type: ignore[index]
 
 
@@ -112,7 +112,7 @@ async def test_an_unusable_200_is_redone_then_fails_only_its_unit(
     assert failed["unit"] == "device_assets/snapshot/all"
     assert "device_assets" in failed["error"]
     assert site.seen[ASSETS] == 3
-    assert written(unit_of(manifest, "elbv3")) == RECORDS
+    assert written(tmp_path, unit_of(manifest, "elbv3")) == RECORDS
     assert not list(tmp_path.glob("device_assets/**/*.ndjson"))
 
 
@@ -157,7 +157,7 @@ async def test_mended_records_are_counted_in_the_manifest(
     unit = unit_of(manifest, "device_assets")
     assert unit["mended"] == {"nonfinite": 1, "invalid_utf8": 1, "line_separators": 1}
     assert manifest["totals"]["mended"] == unit["mended"]  # type: ignore[index]
-    data = Path(unit["location"]).read_text(encoding="utf-8")
+    data = (tmp_path / unit["location"]).read_text(encoding="utf-8")
     assert len(data.splitlines()) == 2
 
 
@@ -167,7 +167,10 @@ async def test_a_record_of_several_hundred_kb_arrives_whole(
     blob = "数据" * 150_000
     site.script(ASSETS, page([{"blob": blob}, {"n": 1}]))
     manifest = await run(site, tmp_path)
-    assert written(unit_of(manifest, "device_assets")) == [{"blob": blob}, {"n": 1}]
+    assert written(tmp_path, unit_of(manifest, "device_assets")) == [
+        {"blob": blob},
+        {"n": 1},
+    ]
 
 
 async def test_time_waiting_for_the_bucket_is_not_a_timeout(site: HostileSite) -> None:

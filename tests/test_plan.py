@@ -6,6 +6,7 @@ from harvester import catalog, config
 from harvester.plan import DAY_MS, Window, build, cut_windows
 
 HOUR = 3_600_000
+START = 20_000 * DAY_MS
 
 
 def test_windows_tile_the_span_without_gap_or_overlap() -> None:
@@ -40,9 +41,9 @@ def test_sdr_span_shorter_than_a_day_may_hold_no_complete_day() -> None:
 
 def test_fan_out_children_follow_their_parent() -> None:
     settings = config.from_mapping(
-        {"run": {"streams": ["host_*"], "since": 0, "until": DAY_MS}}
+        {"run": {"streams": ["host_*"], "since": START, "until": START + DAY_MS}}
     )
-    plan = build(settings, DAY_MS)
+    plan = build(settings, START + DAY_MS)
     roots = {unit.stream.name for unit in plan.root_units()}
     assert roots == {"host_details"}
     parent = catalog.stream("host_details")
@@ -53,7 +54,7 @@ def test_fan_out_children_follow_their_parent() -> None:
 
 
 def test_unit_file_stem_is_filesystem_safe() -> None:
-    settings = config.from_mapping({"run": {"since": 0, "until": DAY_MS}})
-    plan = build(settings, DAY_MS)
+    settings = config.from_mapping({"run": {"since": START, "until": START + DAY_MS}})
+    plan = build(settings, START + DAY_MS)
     child = next(plan.children(catalog.stream("host_details"), "../etc/x y"))
     assert "/" not in child.file_stem and " " not in child.file_stem

@@ -54,7 +54,9 @@ def write_config(site: RunningEmulator, out: Path, **run: object) -> Path:
     return path
 
 
-async def start(config: Path) -> asyncio.subprocess.Process:
+async def start(
+    config: Path, stdout: int = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         "ESM_PASSWORD": SECRETS.password,
@@ -69,7 +71,7 @@ async def start(config: Path) -> asyncio.subprocess.Process:
         "-c",
         str(config),
         env=env,
-        stdout=asyncio.subprocess.DEVNULL,
+        stdout=stdout,
         stderr=asyncio.subprocess.PIPE,
     )
 
@@ -204,3 +206,41 @@ async def test_the_built_in_emulator_ends_with_a_killed_run(tmp_path: Path) -> N
     with anyio.fail_after(10):
         while Path(f"/proc/{child}").exists():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+
+
+async def test_a_window_that_has_not_settled_is_taken_again(
+    site: RunningEmulator, tmp_path: Path
+) -> None:
+    now = int(datetime.now().timestamp() * 1000)
+    out = tmp_path / "out"
+    config_file = write_config(
+        site, out, since=now - 3_600_000, until=now + 60_000, streams=["host_*"]
+    )
+    first = await finish_and_verify(site, config_file, out)
+    second = await finish_and_verify(site, config_file, out)
+    assert first["totals"]["unsettled_units"] > 0
+    for name in ("host_details", "host_metrics"):
+        units = second["streams"][name]["units"]
+        assert units and not any(unit["resumed"] for unit in units)
+    assert second["since"] == first["since"]
+
+
+async def test_records_sent_to_stdout_are_sent_again_on_a_rerun(
+    site: RunningEmulator, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    config_file = write_config(
+        site,
+        out,
+        streams=["elbv3"],
+        since="2026-12-01T00:00:00Z",
+        until="2026-12-02T00:00:00Z",
+    )
+    config_file.write_text(config_file.read_text() + '[sink]\nkind = "stdout"\n')
+    outputs = []
+    for _ in range(2):
+        process = await start(config_file, stdout=asyncio.subprocess.PIPE)
+        records, _ = await process.communicate()
+        outputs.append(records.splitlines())
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 4
+    assert all(orjson.loads(line)["stream"] == "elbv3" for line in outputs[0])

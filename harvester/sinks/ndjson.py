@@ -26,7 +26,7 @@ from harvester.pages import Record
 from harvester.plan import Unit
 from harvester.sinks import Committed
 
-BUFFER_BYTES = 1 << 20
+BUFFER_BYTES = 256 << 10
 
 
 class NdjsonWriter:
@@ -73,6 +73,11 @@ class NdjsonWriter:
         with open(self._temporary, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(self._temporary, self._final)
+        # A run with gzip switched over replaces the unit's other form too.
+        other = self._final.name.removesuffix(".gz")
+        if other == self._final.name:
+            other += ".gz"
+        self._final.with_name(other).unlink(missing_ok=True)
         directory = os.open(self._final.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
