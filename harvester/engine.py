@@ -170,7 +170,11 @@ class Harvest:
         with anyio.CancelScope(shield=True):
             # Once the data is durable its checkpoint must follow, even if
             # the run is being stopped.
-            committed = await writer.commit()
+            try:
+                committed = await writer.commit()
+            except BaseException:
+                await writer.abort()
+                raise
             seconds = self._clock() - started
             report = self._report.done(unit, committed, pages, seconds, attempt)
             report.mended = dict(mended)
@@ -223,7 +227,10 @@ class Harvest:
         self, unit: Unit, error: BaseException, started: float, attempts: int
     ) -> None:
         self._report.failed(unit, error, self._clock() - started, attempts)
-        log.error("%s failed: %s", unit.key, error, exc_info=error)
+        # Our own errors say all there is to say; anything else shows how
+        # it came about.
+        trace = None if isinstance(error, HarvestError) else error
+        log.error("%s failed: %s", unit.key, error, exc_info=trace)
 
     def _slots(self, unit: Unit) -> anyio.CapacityLimiter:
         # Bounded per bucket: a backfill of thousands of units must not

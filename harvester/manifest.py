@@ -146,11 +146,16 @@ class RunReport:
         path = out / MANIFEST
         temporary = out / f".{MANIFEST}.{os.getpid()}.tmp"
         data = orjson.dumps(self.to_json(buckets), option=orjson.OPT_INDENT_2)
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        finally:
+            temporary.unlink(missing_ok=True)
         # Each run's manifest is kept too: the latest one is replaced by
         # the next run, and a nightly job wants its history.
         history = out / "runs" / f"{_iso(self.started)}-{self.run_id}.json"

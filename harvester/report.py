@@ -41,7 +41,9 @@ def summary(report: RunReport, manifest: Path) -> str:
         [
             table(list(streams.values())),
             "",
-            f"run {report.run_id}: {len(report.units)} units, "
+            f"run {report.run_id}: {len(report.units)} units "
+            f"({sum(u.resumed for u in report.units)} resumed, "
+            f"{sum(u.unsettled for u in report.units)} unsettled), "
             f"{len(report.failed_units)} failed, {records} records in {wall:.1f} s",
             f"manifest: {manifest}",
         ]

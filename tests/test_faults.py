@@ -124,3 +124,18 @@ async def test_an_unreachable_site_stops_the_run_at_once(tmp_path: Path) -> None
     assert "127.0.0.1:9" in str(outcome.fatal)
     failed = outcome.report.failed_units
     assert failed and all("cannot reach IAM" in unit.error for unit in failed)
+
+
+async def test_a_missing_grant_stops_the_run_naming_it(tmp_path: Path) -> None:
+    settings = EmulatorSettings(
+        password=SECRETS.password,
+        app_code=SECRETS.app_code,
+        limits=FAST,
+        faults="forbidden",
+    )
+    async with running_emulator(settings) as emulator:
+        run = run_config(emulator.base_url, tmp_path, streams=["elbv3", "host_*"])
+        outcome = await harvest(run, SECRETS, tmp_path)
+    assert outcome.fatal is not None
+    assert "403 APIG.0302" in str(outcome.fatal)
+    assert "no grant for this API" in str(outcome.fatal)

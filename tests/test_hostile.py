@@ -222,3 +222,16 @@ async def test_a_full_disk_fails_the_unit_with_the_reason(
     reasons = {f["unit"]: f["error"] for f in manifest["failed_units"]}  # type: ignore[attr-defined]
     assert "No space left on device" in reasons["device_assets/snapshot/all"]
     assert not [p for p in tmp_path.rglob("*.ndjson")]
+
+
+async def test_a_disk_that_fills_at_commit_leaves_no_temporary_file(
+    site: HostileSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(self: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("harvester.sinks.ndjson.NdjsonWriter._make_durable", full)
+    site.script(ASSETS, page(RECORDS))
+    manifest = await run(site, tmp_path)
+    assert len(manifest["failed_units"]) == 2  # type: ignore[arg-type]
+    assert not list(tmp_path.rglob(".*.tmp"))

@@ -26,6 +26,7 @@ PROFILES: dict[str, str] = {
     "expire-tokens": "tokens die 5 s after issue, whatever expires_at says",
     "shifting-total": "about 10% of offset queries report total + 1 after page one",
     "sdr-failure": "the first SDR job for each day range ends in failure",
+    "forbidden": "the IAM user has no grant: data calls answer 403 APIG.0302",
 }
 
 FLAKY_RATE = 0.05

@@ -149,6 +149,10 @@ class Gateway:
             return gateway_error(
                 401, "APIG.0303", "Incorrect app authentication information"
             )
+        if "forbidden" in self.plan:
+            return gateway_error(
+                403, "APIG.0302", "The IAM user is not authorized to access the API"
+            )
         return None
 
     def stats(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ renamed: a reader never sees part of a unit.
 
 from __future__ import annotations
 
+import contextlib
 import gzip as gzip_module
 import hashlib
 import os
@@ -63,8 +64,11 @@ class NdjsonWriter:
         )
 
     async def abort(self) -> None:
-        self._file.close()
-        self._raw.close()
+        # Closing flushes what is buffered, which fails again on a full
+        # disk; the file is going anyway.
+        for handle in (self._file, self._raw):
+            with contextlib.suppress(OSError):
+                handle.close()
         self._temporary.unlink(missing_ok=True)
 
     def _make_durable(self) -> None:
