@@ -13,11 +13,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 import orjson
 
-from harvester import catalog, config, report
+from harvester import catalog, config, estimate, logs, metrics, report
 from harvester.embedded import embedded_site
 from harvester.errors import AuthError, ConfigError, HarvestError
 from harvester.runner import Outcome, harvest
@@ -36,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `harvester` console script."""
     args = _parser().parse_args(argv)
-    _configure_logging(args.verbose - args.quiet)
+    logs.configure(_level(args.verbose - args.quiet), args.log_format)
     try:
         code: int = args.handler(args)
         return code
@@ -70,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-q", "--quiet", action="count", default=0, help="less log detail"
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines as text or as JSON objects",
+    )
     commands = parser.add_subparsers(
         title="subcommands", required=True, parser_class=_Parser
     )
@@ -84,7 +91,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--streams", nargs="+", metavar="NAME", help="stream names or glob patterns"
     )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve Prometheus metrics on this port during the run (0: any free)",
+    )
+    run.add_argument(
+        "--metrics-host",
+        default=metrics.DEFAULT_HOST,
+        help="address for --metrics-port (default: 127.0.0.1)",
+    )
     run.set_defaults(handler=_run)
+
+    plan = commands.add_parser(
+        "plan", help="forecast a run's requests and wall time, sending none"
+    )
+    estimate.add_arguments(plan)
+    plan.set_defaults(handler=estimate.main)
 
     check = commands.add_parser("verify", help="compare a harvest with ground truth")
     check.add_argument("--out", required=True, type=Path, help="output directory")
@@ -126,17 +150,28 @@ def _run(args: argparse.Namespace) -> int:
         streams=args.streams,
         out=str(args.out) if args.out else None,
     )
-    return anyio.run(_run_async, settings, Path(settings.out).resolve())
+    views = {
+        "show_progress": not args.quiet,
+        "metrics_port": args.metrics_port,
+        "metrics_host": args.metrics_host,
+    }
+    return anyio.run(_run_async, settings, Path(settings.out).resolve(), views)
 
 
-async def _run_async(settings: config.RunConfig, out: Path) -> int:
+async def _run_async(
+    settings: config.RunConfig, out: Path, views: dict[str, Any]
+) -> int:
     if not settings.site.embedded:
         secrets = config.read_secrets(settings.site)
-        outcome = await harvest(settings, secrets, out, handle_signals=True)
+        logs.mask(secrets.password, secrets.app_code)
+        outcome = await harvest(settings, secrets, out, handle_signals=True, **views)
         print(report.summary(outcome.report, outcome.manifest), file=sys.stderr)
         return _exit_code(outcome)
     async with embedded_site(settings) as (site_settings, secrets):
-        outcome = await harvest(site_settings, secrets, out, handle_signals=True)
+        logs.mask(secrets.password, secrets.app_code)
+        outcome = await harvest(
+            site_settings, secrets, out, handle_signals=True, **views
+        )
         print(report.summary(outcome.report, outcome.manifest), file=sys.stderr)
         if outcome.fatal or outcome.interrupted:
             return _exit_code(outcome)
@@ -193,10 +228,6 @@ def _operation(endpoint: catalog.Endpoint) -> dict[str, object]:
     }
 
 
-def _configure_logging(level: int) -> None:
+def _level(verbosity: int) -> int:
     levels = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO}
-    logging.basicConfig(
-        level=levels.get(level, logging.DEBUG if level > 0 else logging.ERROR),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    return levels.get(verbosity, logging.DEBUG if verbosity > 0 else logging.ERROR)

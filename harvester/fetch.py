@@ -234,6 +234,7 @@ class Client:
             # The token is taken once the bucket has granted the request, so
             # a long wait there never sends a token renewed meanwhile.
             token = await self.tokens.token() if authenticated else None
+            sent = time.perf_counter()
             try:
                 async with self._session.request(
                     endpoint.method,
@@ -246,6 +247,7 @@ class Client:
                     allow_redirects=False,
                 ) as response:
                     payload = await response.read()
+                    self.buckets.observe(bucket.path, time.perf_counter() - sent)
                     log.debug(
                         "%s %s -> %d, %d bytes",
                         endpoint.method,

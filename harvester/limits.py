@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -129,6 +129,12 @@ class Buckets:
     def __init__(self, overrides: dict[str, tuple[int, float]] | None = None) -> None:
         self._overrides = overrides or {}
         self._buckets: dict[str, Bucket] = {}
+        self.observers: list[Callable[[str, float], None]] = []
+
+    def observe(self, path: str, seconds: float) -> None:
+        """Pass one answered request's latency to every observer (metrics)."""
+        for observer in self.observers:
+            observer(path, seconds)
 
     def get(self, path: str, limit: int, period: float) -> Bucket:
         """The bucket of `path`, with its documented or configured budget."""

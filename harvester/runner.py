@@ -8,12 +8,13 @@ continues each stream where its checkpoints end).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harvester import checkpoints, sinks
+from harvester import checkpoints, estimate, logs, metrics, progress, sinks
 from harvester import plan as planner
 from harvester.checkpoints import CheckpointStore, RunState
 from harvester.config import RunConfig, Secrets
@@ -38,9 +39,20 @@ class Outcome:
 
 
 async def harvest(
-    config: RunConfig, secrets: Secrets, out: Path, *, handle_signals: bool = False
+    config: RunConfig,
+    secrets: Secrets,
+    out: Path,
+    *,
+    handle_signals: bool = False,
+    show_progress: bool = False,
+    metrics_port: int | None = None,
+    metrics_host: str = metrics.DEFAULT_HOST,
 ) -> Outcome:
-    """Harvest the plan of `config` into `out` and write its manifest."""
+    """Harvest the plan of `config` into `out` and write its manifest.
+
+    `show_progress` draws progress on standard error; `metrics_port` serves
+    Prometheus metrics on `metrics_host` while the run goes.
+    """
     site = config.site
     check_transport(site.base_url, site.allow_plain_http)
     check_transport(site.iam_url, site.allow_plain_http, "site.iam_url")
@@ -51,6 +63,8 @@ async def harvest(
     overrides = {path: (b.limit, b.period) for path, b in config.buckets.items()}
     buckets = Buckets(overrides)
     report = RunReport(plan, out, config)
+    # Read before the run replaces the manifest it learns from.
+    forecast = estimate.estimate(plan, config, estimate.History.read(out, store))
     sink = sinks.create(
         config.sink,
         out,
@@ -60,7 +74,21 @@ async def harvest(
     )
     engine: Harvest | None = None
     try:
-        async with open_session(config.site) as session:
+        async with (
+            contextlib.AsyncExitStack() as views,
+            open_session(config.site) as session,
+        ):
+            views.enter_context(logs.bound(report.run_id))
+            if metrics_port is not None:
+                exporter = await views.enter_async_context(
+                    metrics.served(
+                        metrics_port, buckets, report, forecast, host=metrics_host
+                    )
+                )
+                buckets.observers.append(exporter.observe)
+            await views.enter_async_context(
+                progress.shown(buckets, report, forecast, quiet=not show_progress)
+            )
             client = Client(
                 session,
                 config.site,
