@@ -23,6 +23,7 @@ import orjson
 from anyio import CancelScope
 from anyio.abc import TaskGroup
 
+from harvester import logs
 from harvester.checkpoints import CheckpointStore
 from harvester.config import RunConfig
 from harvester.errors import HarvestError, ResponseError, SiteError, UnitError
@@ -72,7 +73,10 @@ class Harvest:
         `interrupted` to the signal's number.
         """
         log.info(
-            "run %s started: %d streams", self._report.run_id, len(self._plan.streams)
+            "run %s started: %d streams",
+            self._report.run_id,
+            len(self._plan.streams),
+            extra=logs.event("run.started", streams=len(self._plan.streams)),
         )
         async with anyio.create_task_group() as outer:
             if handle_signals:
@@ -90,9 +94,11 @@ class Harvest:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
             async for signum in received:
                 self.interrupted = int(signum)
+                name = signal.Signals(signum).name
                 log.warning(
                     "%s received: abandoning units in flight",
-                    signal.Signals(signum).name,
+                    name,
+                    extra=logs.event("run.interrupted", signal=name),
                 )
                 scope.cancel()
                 return
@@ -113,7 +119,12 @@ class Harvest:
                     if attempt == attempts:
                         self._fail(unit, error, started, attempt)
                         return
-                    log.warning("%s: %s; redoing the unit", unit.key, error)
+                    log.warning(
+                        "%s: %s; redoing the unit",
+                        unit.key,
+                        error,
+                        extra=logs.event("unit.redo", **_fields(unit), attempt=attempt),
+                    )
                 except SiteError as error:
                     self.fatal = error
                     self._fail(unit, error, started, attempt)
@@ -195,6 +206,13 @@ class Harvest:
             committed.records,
             pages,
             seconds,
+            extra=logs.event(
+                "unit.done",
+                **_fields(unit),
+                records=committed.records,
+                pages=pages,
+                seconds=round(seconds, 3),
+            ),
         )
 
     def _fan_out(
@@ -230,7 +248,13 @@ class Harvest:
         # Our own errors say all there is to say; anything else shows how
         # it came about.
         trace = None if isinstance(error, HarvestError) else error
-        log.error("%s failed: %s", unit.key, error, exc_info=trace)
+        log.error(
+            "%s failed: %s",
+            unit.key,
+            error,
+            exc_info=trace,
+            extra=logs.event("unit.failed", **_fields(unit), error=str(error)),
+        )
 
     def _slots(self, unit: Unit) -> anyio.CapacityLimiter:
         # Bounded per bucket: a backfill of thousands of units must not
@@ -246,6 +270,10 @@ class Harvest:
         if settings and settings.page_size:
             return settings.page_size
         return unit.stream.page_size
+
+
+def _fields(unit: Unit) -> dict[str, str]:
+    return {"unit": unit.key, "stream": unit.stream.name, "bucket": unit.stream.bucket}
 
 
 def _field(record: Record, name: str) -> str | None:

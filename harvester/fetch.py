@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import orjson
 
-from harvester import catalog
+from harvester import catalog, logs
 from harvester.auth import TokenSource
 from harvester.catalog import Endpoint
 from harvester.config import Secrets, SiteConfig
@@ -277,7 +277,18 @@ class Client:
         delay = backoff(attempt)
         what = _shown(answer)
         log.warning(
-            "%s: %s, retry %d in %.2f s", endpoint.name, what, attempt + 1, delay
+            "%s: %s, retry %d in %.2f s",
+            endpoint.name,
+            what,
+            attempt + 1,
+            delay,
+            extra=logs.event(
+                "request.retry",
+                bucket=endpoint.bucket,
+                endpoint=endpoint.name,
+                attempt=attempt + 1,
+                delay_s=round(delay, 3),
+            ),
         )
         await self._sleep(delay)
 
@@ -288,7 +299,17 @@ class Client:
         delay = retry_after(answer.headers, self._clock())
         if delay is None:
             delay = backoff(attempt, base=1.0)
-        log.warning("%s: 429 throttled, bucket paused %.2f s", endpoint.name, delay)
+        log.warning(
+            "%s: 429 throttled, bucket paused %.2f s",
+            endpoint.name,
+            delay,
+            extra=logs.event(
+                "request.throttled",
+                bucket=endpoint.bucket,
+                endpoint=endpoint.name,
+                pause_s=round(delay, 3),
+            ),
+        )
         bucket.back_off(delay)
 
     def _exhausted(self, endpoint: Endpoint, answer: Answer | None) -> RequestError:

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 from multidict import CIMultiDict
-from test_harvest import SECRETS, run_config
+from test_harvest import FAST, SECRETS, run_config
 from test_secrets import leaks
 
 from harvester import logs
@@ -166,3 +166,27 @@ async def test_a_harvest_logged_at_debug_leaks_no_secret(
     data = json_lines.getvalue().encode()
     assert len(parsed(json_lines)) > 3
     assert leaks(data, SECRETS) == []
+
+
+async def test_a_run_logs_its_stable_events_as_json(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    handler = logs.configure(logging.INFO, "json", stream, force=True)
+    settings = EmulatorSettings(
+        password=SECRETS.password,
+        app_code=SECRETS.app_code,
+        limits=FAST,
+        faults="flaky,throttle-storm",
+        seed=4,
+    )
+    try:
+        async with running_emulator(settings) as emulator:
+            streams = ["host_*", "external_resources.*"]
+            run = run_config(emulator.base_url, tmp_path, streams=streams)
+            await harvest(run, SECRETS, tmp_path)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    events = {line["event"] for line in lines}
+    assert {"run.started", "unit.done", "request.throttled"} <= events
+    done = next(line for line in lines if line["event"] == "unit.done")
+    assert {"unit", "stream", "bucket", "records", "run_id"} <= set(done)
