@@ -100,12 +100,16 @@ def summarize(stacks: str) -> tuple[int, Counter[str], Counter[str]]:
     return total, own, inclusive
 
 
+# Frames are shown relative to the checkout, wherever it lies.
+REPOSITORY = str(Path(__file__).resolve().parents[1])
+
+
 def _name(frame: str) -> str:
     found = _FRAME.match(frame)
     if found is None:
         return frame
     path = found["path"]
-    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+    for marker in ("site-packages/", f"{REPOSITORY}/", "lib/python3.11/"):
         path = path.rsplit(marker, 1)[-1]
     return f"{found['function']} ({path})"
 

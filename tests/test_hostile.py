@@ -219,7 +219,7 @@ async def test_a_full_disk_fails_the_unit_with_the_reason(
     monkeypatch.setattr("harvester.sinks.ndjson.NdjsonWriter.write", full)
     site.script(ASSETS, page(RECORDS))
     manifest = await run(site, tmp_path)
-    reasons = {f["unit"]: f["error"] for f in manifest["failed_units"]}  # type: ignore[attr-defined]
+    reasons = {f["unit"]: f["error"] for f in manifest["failed_units"]}
     assert "No space left on device" in reasons["device_assets/snapshot/all"]
     assert not [p for p in tmp_path.rglob("*.ndjson")]
 

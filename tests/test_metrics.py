@@ -53,7 +53,7 @@ async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
 
 async def test_scrape_reads_buckets_report_and_latency() -> None:
     buckets, report, forecast = run_state()
-    async with metrics.served(0, buckets, report, forecast) as exporter:  # type: ignore[arg-type]
+    async with metrics.served(0, buckets, report, forecast) as exporter:
         for seconds in (0.003, 0.004, 0.25):
             exporter.observe(CAPACITY, seconds)
         seen = await scrape(exporter.port)
@@ -98,5 +98,5 @@ async def test_a_port_in_use_is_a_config_error() -> None:
     buckets, report, _ = run_state()
     async with metrics.served(0, buckets, report) as exporter:  # type: ignore[arg-type]
         with pytest.raises(ConfigError, match="cannot listen"):
-            async with metrics.served(exporter.port, buckets, report):  # type: ignore[arg-type]
+            async with metrics.served(exporter.port, buckets, report):
                 pass

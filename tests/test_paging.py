@@ -30,7 +30,7 @@ async def no_sleep(_: float) -> None:
 
 
 def pager_for(session: aiohttp.ClientSession, **site: str) -> Pager:
-    settings = SiteConfig(base_url=BASE, domain_id="dom", **site)  # type: ignore[arg-type]
+    settings = SiteConfig(base_url=BASE, domain_id="dom", **site)
     client = Client(session, settings, Secrets("p", "c"), Buckets(), sleep=no_sleep)
     return Pager(client, settings)
 

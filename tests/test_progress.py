@@ -86,7 +86,7 @@ def test_rows_join_counters_report_and_forecast_per_bucket() -> None:
 def test_rate_is_measured_over_recent_samples() -> None:
     buckets, report, _ = run_state()
     now = [100.0]
-    view = progress.Progress(buckets, report, clock=lambda: now[0])  # type: ignore[arg-type]
+    view = progress.Progress(buckets, report, clock=lambda: now[0])
     view.rows()
     now[0] = 102.0
     buckets.get(CAPACITY, 60, 60.0).counters.requests += 2

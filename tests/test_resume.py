@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import orjson
@@ -80,8 +81,12 @@ async def checkpoints_reach(out: Path, count: int) -> None:
     log = out / "checkpoints.ndjson"
     with anyio.fail_after(30):
         # Another process writes the log: polling is the only way to watch.
-        while not log.exists() or len(log.read_bytes().splitlines()) < count:  # noqa: ASYNC110
+        while len(_lines(log)) < count:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
+
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines() if path.exists() else []
 
 
 def visible_data(out: Path) -> list[Path]:
@@ -92,7 +97,9 @@ def visible_data(out: Path) -> list[Path]:
     ]
 
 
-async def finish_and_verify(site: RunningEmulator, config: Path, out: Path) -> dict:  # type: ignore[type-arg]
+async def finish_and_verify(
+    site: RunningEmulator, config: Path, out: Path
+) -> dict[str, Any]:
     process = await start(config)
     _, errors = await process.communicate()
     assert process.returncode == 0, errors.decode()
