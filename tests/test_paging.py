@@ -41,6 +41,15 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+def issue_token(mocked: mocked_http) -> None:
+    mocked.post(
+        f"{BASE}/v3/auth/tokens",
+        status=201,
+        body=TOKEN,
+        headers={"X-Subject-Token": "t"},
+    )
+
+
 def records(start: int, count: int) -> list[dict[str, object]]:
     return [{"n": i, "value": str(i)} for i in range(start, start + count)]
 
@@ -74,12 +83,7 @@ async def test_offset_pages_cover_total_with_string_total(
     session: aiohttp.ClientSession,
 ) -> None:
     with mocked_http() as mocked:
-        mocked.post(
-            f"{BASE}/v3/auth/tokens",
-            status=201,
-            body=TOKEN,
-            headers={"X-Subject-Token": "t"},
-        )
+        issue_token(mocked)
         mocked.get(ASSETS, payload=page("5", 0, 2))
         mocked.get(ASSETS, payload=page("5", 2, 2))
         mocked.get(ASSETS, payload=page("5", 4, 1))
@@ -95,12 +99,7 @@ async def test_window_partition_and_page_offsets_are_sent(
     session: aiohttp.ClientSession,
 ) -> None:
     with mocked_http() as mocked:
-        mocked.post(
-            f"{BASE}/v3/auth/tokens",
-            status=201,
-            body=TOKEN,
-            headers={"X-Subject-Token": "t"},
-        )
+        issue_token(mocked)
         mocked.get(METRICS, payload=page(3, 0, 2))
         mocked.get(METRICS, payload=page(3, 2, 1))
         pager = pager_for(session, offset_unit="pages", window_end="inclusive")
@@ -115,12 +114,7 @@ async def test_a_silently_capped_page_size_loses_nothing(
     session: aiohttp.ClientSession,
 ) -> None:
     with mocked_http() as mocked:
-        mocked.post(
-            f"{BASE}/v3/auth/tokens",
-            status=201,
-            body=TOKEN,
-            headers={"X-Subject-Token": "t"},
-        )
+        issue_token(mocked)
         for start in range(0, 7, 3):
             mocked.get(METRICS, payload=page(7, start, min(3, 7 - start)))
         lines = await collect(pager_for(session), host_unit(), 5)
@@ -133,12 +127,7 @@ async def test_a_total_that_changes_between_pages_fails_the_unit(
     session: aiohttp.ClientSession,
 ) -> None:
     with mocked_http() as mocked:
-        mocked.post(
-            f"{BASE}/v3/auth/tokens",
-            status=201,
-            body=TOKEN,
-            headers={"X-Subject-Token": "t"},
-        )
+        issue_token(mocked)
         mocked.get(METRICS, payload=page(4, 0, 2))
         mocked.get(METRICS, payload=page(5, 2, 2))
         with pytest.raises(UnitError, match="changed while paging"):
@@ -149,12 +138,7 @@ async def test_without_total_pages_run_until_a_short_page(
     session: aiohttp.ClientSession,
 ) -> None:
     with mocked_http() as mocked:
-        mocked.post(
-            f"{BASE}/v3/auth/tokens",
-            status=201,
-            body=TOKEN,
-            headers={"X-Subject-Token": "t"},
-        )
+        issue_token(mocked)
         mocked.get(METRICS, payload={"list": records(0, 2)})
         mocked.get(METRICS, payload={"list": records(2, 2)})
         mocked.get(METRICS, payload={"list": records(4, 1)})
@@ -167,12 +151,7 @@ async def test_sdr_job_flow_ends_on_empty_null_or_missing_marker(
     session: aiohttp.ClientSession, last: dict[str, object]
 ) -> None:
     with mocked_http() as mocked:
-        mocked.post(
-            f"{BASE}/v3/auth/tokens",
-            status=201,
-            body=TOKEN,
-            headers={"X-Subject-Token": "t"},
-        )
+        issue_token(mocked)
         mocked.post(JOBS, status=201, payload={"job_id": "j1"})
         mocked.get(
             f"{JOBS}/j1", payload={"id": "j1", "status": "success", "progress": 100}
@@ -192,12 +171,7 @@ async def test_failed_sdr_jobs_are_recreated_then_fail_the_unit(
     session: aiohttp.ClientSession,
 ) -> None:
     with mocked_http() as mocked:
-        mocked.post(
-            f"{BASE}/v3/auth/tokens",
-            status=201,
-            body=TOKEN,
-            headers={"X-Subject-Token": "t"},
-        )
+        issue_token(mocked)
         for job in ("j1", "j2", "j3"):
             mocked.post(JOBS, status=201, payload={"job_id": job})
             mocked.get(f"{JOBS}/{job}", payload={"id": job, "status": "failure"})

@@ -13,6 +13,7 @@ replaces what the unit left before, never adds to it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,31 @@ class Committed:
     bytes: int
     sha256: str
     location: str
+
+
+class Tally:
+    """A unit's record count, bytes and sha256, taken over its NDJSON form.
+
+    Every sink tallies alike, so a unit's manifest entry is the same
+    whichever sink wrote it.
+    """
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.records = 0
+        self.bytes = 0
+
+    def add(self, records: Sequence[Record]) -> bytes:
+        """Count one page; its records as NDJSON lines."""
+        data = b"\n".join(records) + b"\n"
+        self._hash.update(data)
+        self.records += len(records)
+        self.bytes += len(data)
+        return data
+
+    def committed(self, location: str) -> Committed:
+        """The tally of a unit committed to `location`."""
+        return Committed(self.records, self.bytes, self._hash.hexdigest(), location)
 
 
 class UnitWriter(Protocol):

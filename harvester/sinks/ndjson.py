@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip as gzip_module
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,7 @@ import anyio
 
 from harvester.pages import Record
 from harvester.plan import Unit
-from harvester.sinks import Committed
+from harvester.sinks import Committed, Tally
 
 BUFFER_BYTES = 256 << 10
 
@@ -44,24 +43,16 @@ class NdjsonWriter:
             self._file = gzip_module.GzipFile(  # type: ignore[assignment]
                 fileobj=self._raw, mode="wb", compresslevel=6, mtime=0
             )
-        self._hash = hashlib.sha256()
-        self._records = 0
-        self._bytes = 0
+        self._tally = Tally()
 
     def write(self, records: Sequence[Record]) -> None:
         if not records:
             return
-        data = b"\n".join(records) + b"\n"
-        self._hash.update(data)
-        self._file.write(data)
-        self._records += len(records)
-        self._bytes += len(data)
+        self._file.write(self._tally.add(records))
 
     async def commit(self) -> Committed:
         await anyio.to_thread.run_sync(self._make_durable)
-        return Committed(
-            self._records, self._bytes, self._hash.hexdigest(), str(self._final)
-        )
+        return self._tally.committed(str(self._final))
 
     async def abort(self) -> None:
         # Closing flushes what is buffered, which fails again on a full

@@ -24,7 +24,6 @@ long windows shorter for very large streams.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ import pyarrow.parquet as pq
 
 from harvester.pages import Record
 from harvester.plan import Unit
-from harvester.sinks import Committed, SinkError
+from harvester.sinks import Committed, SinkError, Tally
 from harvester.sinks.columns import page_table, unit_table
 
 COMPRESSION = "zstd"
@@ -50,18 +49,12 @@ class ParquetWriter:
         self._unit = unit
         self._final = final
         self._pages: list[pa.Table] = []
-        self._hash = hashlib.sha256()
-        self._records = 0
-        self._bytes = 0
+        self._tally = Tally()
 
     def write(self, records: Sequence[Record]) -> None:
         if not records:
             return
-        # Counted and hashed as the NDJSON sink does, so manifests agree.
-        data = b"\n".join(records) + b"\n"
-        self._hash.update(data)
-        self._records += len(records)
-        self._bytes += len(data)
+        self._tally.add(records)
         self._pages.append(page_table(records))
 
     async def commit(self) -> Committed:
@@ -71,9 +64,7 @@ class ParquetWriter:
             raise SinkError(self._unit.key, f"cannot write Parquet: {error}") from error
         finally:
             self._pages.clear()
-        return Committed(
-            self._records, self._bytes, self._hash.hexdigest(), str(self._final)
-        )
+        return self._tally.committed(str(self._final))
 
     async def abort(self) -> None:
         self._pages.clear()

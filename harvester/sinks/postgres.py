@@ -25,7 +25,6 @@ spooled temporary file, so memory stays bounded.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -42,7 +41,7 @@ from harvester.config import SinkConfig
 from harvester.errors import ConfigError
 from harvester.pages import Record
 from harvester.plan import Unit
-from harvester.sinks import Committed, SinkError
+from harvester.sinks import Committed, SinkError, Tally
 
 log = logging.getLogger(__name__)
 
@@ -91,27 +90,16 @@ class PostgresWriter:
         self._sink = sink
         self._unit = unit
         self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
-        self._hash = hashlib.sha256()
-        self._records = 0
-        self._bytes = 0
+        self._tally = Tally()
 
     def write(self, records: Sequence[Record]) -> None:
         if not records:
             return
         # Records are single lines (harvester.pages), so lines delimit them.
-        data = b"\n".join(records) + b"\n"
-        self._hash.update(data)
-        self._spool.write(data)
-        self._records += len(records)
-        self._bytes += len(data)
+        self._spool.write(self._tally.add(records))
 
     async def commit(self) -> Committed:
-        committed = Committed(
-            self._records,
-            self._bytes,
-            self._hash.hexdigest(),
-            self._sink.location_of(self._unit),
-        )
+        committed = self._tally.committed(self._sink.location_of(self._unit))
         try:
             await self._sink.store(self._unit, self._spool, committed)
         finally:

@@ -8,7 +8,6 @@ unit prints nothing.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import orjson
 
 from harvester.pages import Record
 from harvester.plan import Unit
-from harvester.sinks import Committed
+from harvester.sinks import Committed, Tally
 
 SPOOL_BYTES = 16 << 20
 
@@ -32,18 +31,12 @@ class StdoutWriter:
         self._joint = b"}\n" + self._prefix
         self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
         self._target = target
-        self._hash = hashlib.sha256()
-        self._records = 0
-        self._bytes = 0
+        self._tally = Tally()
 
     def write(self, records: Sequence[Record]) -> None:
         if not records:
             return
-        # The checksum covers the records alone, as the NDJSON sink's does.
-        body = b"\n".join(records) + b"\n"
-        self._hash.update(body)
-        self._bytes += len(body)
-        self._records += len(records)
+        self._tally.add(records)
         self._spool.write(self._prefix + self._joint.join(records) + b"}\n")
 
     async def commit(self) -> Committed:
@@ -51,7 +44,7 @@ class StdoutWriter:
         shutil.copyfileobj(self._spool, self._target)
         self._target.flush()
         self._spool.close()
-        return Committed(self._records, self._bytes, self._hash.hexdigest(), "stdout")
+        return self._tally.committed("stdout")
 
     async def abort(self) -> None:
         self._spool.close()
