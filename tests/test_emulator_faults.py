@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from test_emulator import token_body
 
 from harvester.catalog import DEVICE_ASSETS, HOST_DETAILS, SERVICE_HEALTH
 from harvester.emulator import EmulatorSettings, faults, running_emulator
@@ -27,18 +28,9 @@ async def session(profile: str) -> AsyncIterator[Opened]:
     """An emulator with a fault profile, a client and a token."""
     settings = EmulatorSettings(faults=profile, limits=ROOMY)
     async with running_emulator(settings) as emulator, aiohttp.ClientSession() as http:
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": "u", "password": "p", "domain": {"name": "d"}}
-                    },
-                },
-                "scope": {"project": {"name": "p"}},
-            }
-        }
-        async with http.post(emulator.base_url + "/v3/auth/tokens", json=body) as r:
+        async with http.post(
+            emulator.base_url + "/v3/auth/tokens", json=token_body()
+        ) as r:
             token = r.headers["X-Subject-Token"]
         yield emulator.base_url, http, token
 

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from test_emulator import token_body
 
 from harvester.emulator import EmulatorSettings, running_emulator
 
@@ -62,18 +63,9 @@ class Site:
 async def open_site(**overrides: Any) -> AsyncIterator[Site]:
     settings = EmulatorSettings(sdr_job_seconds=0.3, **overrides)
     async with running_emulator(settings) as emulator, aiohttp.ClientSession() as http:
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": "u", "password": "p", "domain": {"id": "d"}}
-                    },
-                },
-                "scope": {"project": {"id": "0123abcd"}},
-            }
-        }
-        async with http.post(emulator.base_url + "/v3/auth/tokens", json=body) as r:
+        async with http.post(
+            emulator.base_url + "/v3/auth/tokens", json=token_body()
+        ) as r:
             token = r.headers["X-Subject-Token"]
         headers = {"X-Auth-Token": token, "X-APIG-Appcode": "code"}
         yield Site(emulator.base_url, http, headers)
