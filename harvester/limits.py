@@ -18,6 +18,10 @@ timers, each firing a little late, which at 60 a minute cost about half a
 percent of the budget, and a full-size burst would admit nearly twice the
 limit in the first window. Here each request works out its start once,
 in arrival order, and sleeps once.
+
+The grants come from a `Grants`: `LocalGrants` above for a process that
+spends a bucket alone, or a cluster-wide budget that several processes
+share.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 BURST_SHARE = 0.01
 MARGIN_SHARE = 0.01
@@ -43,58 +48,33 @@ class BucketCounters:
     failures: int = 0
 
 
-class Bucket:
-    """The shared budget, concurrency and backoff state of one endpoint path.
+class Grants(Protocol):
+    """Where a bucket's budget is kept: in this process, or shared by a cluster."""
+
+    async def take(self) -> None:
+        """Wait until one request may leave now, and count it as sent."""
+        ...
+
+
+class LocalGrants:
+    """The budget of a bucket that this process alone spends.
 
     Times are the running event loop's clock.
     """
 
-    def __init__(self, path: str, limit: int, period: float) -> None:
-        self.path = path
+    def __init__(self, limit: int, period: float) -> None:
         self.limit = limit
-        self.period = period
         self.burst = max(1, int(limit * BURST_SHARE))
         self.window = period * (1 + MARGIN_SHARE)
         self.rate = limit / self.window
-        self.counters = BucketCounters()
         self._next_start = 0.0
-        self._in_flight = asyncio.Semaphore(min(MAX_IN_FLIGHT, limit))
         self._grants: deque[float] = deque(maxlen=limit)
         self._gate = asyncio.Lock()
-        self._resume_at = 0.0
 
-    def __repr__(self) -> str:
-        return (
-            f"<Bucket {self.path} {self.limit}/{self.period:g}s "
-            f"rate={self.rate:.2f}/s burst={self.burst} "
-            f"requests={self.counters.requests} throttled={self.counters.throttled} "
-            f"paused_until={self._resume_at:.2f}>"
-        )
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold a place in flight and one grant of the budget.
-
-        The place is taken before the grant so that a grant is spent at
-        once: one left waiting for a connection would leave later than the
-        log says it did.
-        """
-        async with self._in_flight:
-            await self._wait_out_backoff()
-            await self._reserve()
-            async with self._gate:
-                await self._admit()
-            self.counters.requests += 1
-            yield
-
-    def back_off(self, seconds: float) -> None:
-        """Send nothing to this bucket for `seconds` (a 429 was answered)."""
-        now = asyncio.get_running_loop().time()
-        self._resume_at = max(self._resume_at, now + seconds)
-
-    def estimate_seconds(self, requests: int) -> float:
-        """Time `requests` need at this bucket's rate, the burst included."""
-        return max(0, requests - self.burst) / self.rate
+    async def take(self) -> None:
+        await self._reserve()
+        async with self._gate:
+            await self._admit()
 
     async def _reserve(self) -> None:
         # The start is the reservation's theoretical arrival time, less the
@@ -116,6 +96,65 @@ class Bucket:
                 await asyncio.sleep(wait)
         self._grants.append(loop.time())
 
+
+GrantsFactory = Callable[[str, int, float], Grants]
+
+
+def local_grants(path: str, limit: int, period: float) -> Grants:
+    """The in-process budget of one bucket."""
+    return LocalGrants(limit, period)
+
+
+class Bucket:
+    """The budget, concurrency and backoff state of one endpoint path.
+
+    Times are the running event loop's clock.
+    """
+
+    def __init__(
+        self, path: str, limit: int, period: float, grants: Grants | None = None
+    ) -> None:
+        self.path = path
+        self.limit = limit
+        self.period = period
+        self.burst = max(1, int(limit * BURST_SHARE))
+        self.rate = limit / (period * (1 + MARGIN_SHARE))
+        self.counters = BucketCounters()
+        self._grants = grants or LocalGrants(limit, period)
+        self._in_flight = asyncio.Semaphore(min(MAX_IN_FLIGHT, limit))
+        self._resume_at = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"<Bucket {self.path} {self.limit}/{self.period:g}s "
+            f"rate={self.rate:.2f}/s burst={self.burst} "
+            f"requests={self.counters.requests} throttled={self.counters.throttled} "
+            f"paused_until={self._resume_at:.2f}>"
+        )
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a place in flight and one grant of the budget.
+
+        The place is taken before the grant so that a grant is spent at
+        once: one left waiting for a connection would leave later than the
+        budget says it did.
+        """
+        async with self._in_flight:
+            await self._wait_out_backoff()
+            await self._grants.take()
+            self.counters.requests += 1
+            yield
+
+    def back_off(self, seconds: float) -> None:
+        """Send nothing to this bucket for `seconds` (a 429 was answered)."""
+        now = asyncio.get_running_loop().time()
+        self._resume_at = max(self._resume_at, now + seconds)
+
+    def estimate_seconds(self, requests: int) -> float:
+        """Time `requests` need at this bucket's rate, the burst included."""
+        return max(0, requests - self.burst) / self.rate
+
     async def _wait_out_backoff(self) -> None:
         loop = asyncio.get_running_loop()
         # A loop, not one sleep: another 429 may push the resume time on.
@@ -126,8 +165,13 @@ class Bucket:
 class Buckets:
     """Every bucket of a run, created on first use from the catalog's SLA."""
 
-    def __init__(self, overrides: dict[str, tuple[int, float]] | None = None) -> None:
+    def __init__(
+        self,
+        overrides: dict[str, tuple[int, float]] | None = None,
+        grants: GrantsFactory = local_grants,
+    ) -> None:
         self._overrides = overrides or {}
+        self._grants = grants
         self._buckets: dict[str, Bucket] = {}
         self.observers: list[Callable[[str, float], None]] = []
 
@@ -141,7 +185,8 @@ class Buckets:
         bucket = self._buckets.get(path)
         if bucket is None:
             limit, period = self._overrides.get(path, (limit, period))
-            bucket = self._buckets[path] = Bucket(path, limit, period)
+            grants = self._grants(path, limit, period)
+            bucket = self._buckets[path] = Bucket(path, limit, period, grants)
         return bucket
 
     def __iter__(self) -> Iterator[Bucket]:
