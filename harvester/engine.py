@@ -14,12 +14,10 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 
 import anyio
-import orjson
 from anyio import CancelScope
 from anyio.abc import TaskGroup
 
@@ -27,11 +25,9 @@ from harvester import logs
 from harvester.checkpoints import CheckpointStore
 from harvester.config import RunConfig
 from harvester.errors import HarvestError, ResponseError, SiteError, UnitError
+from harvester.executor import Executor, Task, UnitWork
 from harvester.manifest import RunReport
-from harvester.pages import Record
-from harvester.paging import Pager
 from harvester.plan import Plan, Unit
-from harvester.sinks import Sink
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +35,13 @@ UNITS_PER_BUCKET = 32
 
 
 class Harvest:
-    """One run of a plan through a pager into a sink."""
+    """One run of a plan, its units' work done by an executor."""
 
     def __init__(
         self,
         plan: Plan,
         config: RunConfig,
-        pager: Pager,
-        sink: Sink,
+        executor: Executor,
         report: RunReport,
         store: CheckpointStore,
         *,
@@ -55,8 +50,7 @@ class Harvest:
     ) -> None:
         self._plan = plan
         self._config = config
-        self._pager = pager
-        self._sink = sink
+        self._executor = executor
         self._report = report
         self._store = store
         self._plan_id = plan_id
@@ -84,8 +78,15 @@ class Harvest:
             async with anyio.create_task_group() as units:
                 for unit in self._plan.discovery(self._config.discovery_ms):
                     units.start_soon(self._discover, unit, units, name=unit.key)
+                parents = {s.parent for s in self._plan.streams if s.parent}
+                chains: dict[str, list[Unit]] = {}
                 for unit in self._plan.root_units():
-                    units.start_soon(self._run_unit, unit, units, name=unit.key)
+                    if unit.stream.name in parents:
+                        chains.setdefault(unit.stream.name, []).append(unit)
+                    else:
+                        units.start_soon(self._run_unit, unit, units, name=unit.key)
+                for name, chain in chains.items():
+                    units.start_soon(self._run_chain, chain, units, name=name)
             outer.cancel_scope.cancel()
         self._report.finished = time.time()
         return self._report
@@ -102,6 +103,14 @@ class Harvest:
                 )
                 scope.cancel()
                 return
+
+    async def _run_chain(self, chain: list[Unit], group: TaskGroup) -> None:
+        # A parent stream's windows run one after another. Each starts the
+        # units of every partition it names, so running them side by side
+        # only piles up work waiting for slots, and memory with it; the
+        # children of one window keep the buckets busy meanwhile.
+        for unit in chain:
+            await self._run_unit(unit, group)
 
     async def _run_unit(self, unit: Unit, group: TaskGroup) -> None:
         if await self._resume(unit, group):
@@ -141,8 +150,9 @@ class Harvest:
     async def _discover(self, unit: Unit, group: TaskGroup) -> None:
         started = self._clock()
         try:
-            async for page in self._pager.pages(unit, self._page_size(unit)):
-                self._fan_out(unit, page.records, group)
+            await self._executor.discover(
+                self._task(unit), lambda named: self._fan_out(unit, named, group)
+            )
         except HarvestError as error:
             self._fail(
                 unit, UnitError(f"{unit.key} (discovery)", str(error)), started, 1
@@ -157,38 +167,18 @@ class Harvest:
         ):
             return False
         self._report.resumed(entry)
-        for value in entry.get("partitions", ()):
-            self._start_children(unit, value, group)
+        self._fan_out(unit, entry.get("partitions", ()), group)
         return True
 
     async def _harvest(
         self, unit: Unit, group: TaskGroup, started: float, attempt: int
     ) -> None:
-        writer = self._sink.open(unit)
-        pages = 0
-        mended: Counter[str] = Counter()
-        partitions: set[str] = set()
-        try:
-            async for page in self._pager.pages(unit, self._page_size(unit)):
-                writer.write(page.records)
-                pages += 1
-                mended += page.mended
-                partitions |= self._fan_out(unit, page.records, group)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await writer.abort()
-            raise
-        with anyio.CancelScope(shield=True):
-            # Once the data is durable its checkpoint must follow, even if
-            # the run is being stopped.
-            try:
-                committed = await writer.commit()
-            except BaseException:
-                await writer.abort()
-                raise
+        async def done(work: UnitWork) -> None:
             seconds = self._clock() - started
-            report = self._report.done(unit, committed, pages, seconds, attempt)
-            report.mended = dict(mended)
+            report = self._report.done(
+                unit, work.committed, work.pages, seconds, attempt
+            )
+            report.mended = work.mended
             report.unsettled = not self._plan.settled(unit)
             # The partitions a parent named go in its checkpoint, so a
             # resumed run starts their children whatever sink holds it. An
@@ -196,44 +186,41 @@ class Harvest:
             entry = {
                 **asdict(report),
                 "plan": self._plan_id,
-                "partitions": sorted(partitions),
+                "partitions": sorted(work.partitions),
             }
             if not report.unsettled:
                 await anyio.to_thread.run_sync(self._store.record, entry)
-        log.info(
-            "%s: %d records in %d pages, %.2f s",
-            unit.key,
-            committed.records,
-            pages,
-            seconds,
-            extra=logs.event(
-                "unit.done",
-                **_fields(unit),
-                records=committed.records,
-                pages=pages,
-                seconds=round(seconds, 3),
-            ),
+            log.info(
+                "%s: %d records in %d pages, %.2f s",
+                unit.key,
+                work.committed.records,
+                work.pages,
+                seconds,
+                extra=logs.event(
+                    "unit.done",
+                    **_fields(unit),
+                    records=work.committed.records,
+                    pages=work.pages,
+                    seconds=round(seconds, 3),
+                ),
+            )
+
+        await self._executor.harvest(
+            self._task(unit), lambda named: self._fan_out(unit, named, group), done
         )
 
-    def _fan_out(
-        self, unit: Unit, records: Iterable[Record], group: TaskGroup
-    ) -> set[str]:
-        """Start the children of every partition the records name; those names."""
-        field = self._partition_field(unit)
-        if field is None:
-            return set()
-        named = {value for record in records if (value := _field(record, field))}
-        for value in named:
-            self._start_children(unit, value, group)
-        return named
-
-    def _start_children(self, unit: Unit, value: str, group: TaskGroup) -> None:
+    def _fan_out(self, unit: Unit, named: Iterable[str], group: TaskGroup) -> None:
+        """Start the children of every partition named that has none yet."""
         seen = self._seen.setdefault(unit.stream.name, set())
-        if value in seen:
-            return
-        seen.add(value)
-        for child in self._plan.children(unit.stream, value):
-            group.start_soon(self._run_unit, child, group, name=child.key)
+        for value in named:
+            if value in seen:
+                continue
+            seen.add(value)
+            for child in self._plan.children(unit.stream, value):
+                group.start_soon(self._run_unit, child, group, name=child.key)
+
+    def _task(self, unit: Unit) -> Task:
+        return Task(unit, self._page_size(unit), self._partition_field(unit))
 
     def _partition_field(self, unit: Unit) -> str | None:
         for stream in self._plan.streams:
@@ -274,21 +261,3 @@ class Harvest:
 
 def _fields(unit: Unit) -> dict[str, str]:
     return {"unit": unit.key, "stream": unit.stream.name, "bucket": unit.stream.bucket}
-
-
-def _field(record: Record, name: str) -> str | None:
-    # Parent streams are small (one record per host an hour), so parsing
-    # their records here costs little.
-    try:
-        value = orjson.loads(memoryview(record))
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    # The reference's host_detail sample is cut short before the host id;
-    # match the field name in any case in case a site spells it otherwise.
-    found = value.get(name)
-    if found is None:
-        lowered = name.lower()
-        found = next((v for k, v in value.items() if k.lower() == lowered), None)
-    return str(found) if found not in (None, "") else None

@@ -20,6 +20,7 @@ from harvester.checkpoints import CheckpointStore, RunState
 from harvester.config import RunConfig, Secrets
 from harvester.engine import Harvest
 from harvester.errors import SiteError
+from harvester.executor import LocalExecutor
 from harvester.fetch import Client, check_transport, open_session
 from harvester.limits import Buckets
 from harvester.manifest import RunReport
@@ -98,7 +99,8 @@ async def harvest(
                 timeout_s=config.timeout_s,
             )
             pager = Pager(client, config.site, job_timeout_s=config.sdr_job_timeout_s)
-            engine = Harvest(plan, config, pager, sink, report, store, plan_id=plan_id)
+            executor = LocalExecutor(pager, sink)
+            engine = Harvest(plan, config, executor, report, store, plan_id=plan_id)
             try:
                 await engine.run(handle_signals=handle_signals)
             finally:
