@@ -230,10 +230,14 @@ class Client:
     ) -> Answer:
         bucket = self._bucket(endpoint)
         data = orjson.dumps(body) if body is not None else None
+        # The budget counts a grant as sent at once, so nothing slow may
+        # come between them: the token is had first. One renewed while the
+        # grant was awaited is swapped for the current one, at hand but for
+        # the rare token the gateway refused meanwhile.
+        token = await self.tokens.token() if authenticated else None
         async with bucket.slot():
-            # The token is taken once the bucket has granted the request, so
-            # a long wait there never sends a token renewed meanwhile.
-            token = await self.tokens.token() if authenticated else None
+            if authenticated and not self.tokens.is_current(token):
+                token = await self.tokens.token()
             sent = time.perf_counter()
             try:
                 async with self._session.request(

@@ -18,7 +18,7 @@ from harvester.errors import (
     TransientError,
 )
 from harvester.fetch import Client, check_transport, error_of, retry_after
-from harvester.limits import Bucket, Buckets
+from harvester.limits import Bucket, Buckets, LocalGrants
 
 BASE = "http://127.0.0.1:9"
 IAM = f"{BASE}/v3/auth/tokens"
@@ -80,6 +80,43 @@ async def test_token_is_fetched_once_and_sent_with_app_codes(client: Client) -> 
     assert headers["X-Auth-Token"] == "t1"
     assert headers["X-APIG-Appcode"] == headers["x-hcso-appcode"] == "code-secret"
     assert "x-hcso-domainid" not in headers
+
+
+class WatchingGrants:
+    """Grants that never wait, noting how many tokens were issued at each."""
+
+    def __init__(self) -> None:
+        self.client: Client | None = None
+        self.issued_at_take: list[int] = []
+
+    async def take(self) -> None:
+        assert self.client is not None
+        self.issued_at_take.append(self.client.tokens.issued)
+
+
+async def test_the_token_is_had_before_the_grant_is_taken() -> None:
+    # A shared budget counts a grant as sent at once; waiting for IAM after
+    # it would send the request later than its lease allows.
+    data = WatchingGrants()
+
+    def grants(path: str, limit: int, period: float) -> object:
+        if path == catalog.HOST_DETAILS.bucket:
+            return data
+        return LocalGrants(limit, period)
+
+    async with aiohttp.ClientSession() as session:
+        data.client = Client(
+            session,
+            SiteConfig(base_url=BASE),
+            Secrets("pw-secret", "code-secret"),
+            Buckets(grants=grants),  # type: ignore[arg-type]
+            sleep=no_sleep,
+        )
+        with aioresponses() as mocked:
+            issue_tokens(mocked, "t1")
+            mocked.get(DATA, payload={"total": 0, "list": []})
+            await data.client.call(catalog.HOST_DETAILS)
+    assert data.issued_at_take == [1]
 
 
 @pytest.mark.parametrize("code", ["APIG.0301", "APIG.0307"])
