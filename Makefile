@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint chaos bench bench-profile bench-sla clean postgresql
+.PHONY: run test lint chaos bench bench-profile bench-scale bench-sla clean postgresql redis
 
 run: $(INSTALLED)
 	$(BIN)/harvester run -c configs/demo.toml
 
-test: $(INSTALLED) postgresql
+test: $(INSTALLED) postgresql redis
 	$(BIN)/ruff check harvester tests benchmarks
 	$(BIN)/ruff format --check harvester tests benchmarks
 	$(BIN)/pytest
@@ -31,6 +31,14 @@ postgresql:
 	|| (apt-get update -qq \
 	    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
 	|| echo "PostgreSQL could not be installed; its tests will be skipped"
+
+# The shared budget's tests start a private Redis server from Debian's
+# package; without it they are skipped, saying why.
+redis:
+	@command -v redis-server >/dev/null 2>&1 \
+	|| (apt-get update -qq \
+	    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+	|| echo "Redis could not be installed; its tests will be skipped"
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
@@ -58,3 +66,8 @@ bench-sla: $(INSTALLED)
 
 bench-profile: $(BENCH_INSTALLED)
 	$(BIN)/python -m benchmarks hot_profile
+
+# The large scale in one process, then on 1 and 2 Ray workers sharing a
+# Redis budget.
+bench-scale: $(BENCH_INSTALLED) redis
+	$(BIN)/python -m benchmarks scale

@@ -102,6 +102,19 @@ def _parser() -> argparse.ArgumentParser:
         default=metrics.DEFAULT_HOST,
         help="address for --metrics-port (default: 127.0.0.1)",
     )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        help="run units in this process or on Ray workers (default: executor.kind)",
+    )
+    run.add_argument(
+        "--workers", type=int, metavar="N", help="Ray workers (default: 2)"
+    )
+    run.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="Ray cluster to join (default: start one on loopback for the run)",
+    )
     run.set_defaults(handler=_run)
 
     plan = commands.add_parser(
@@ -149,6 +162,9 @@ def _run(args: argparse.Namespace) -> int:
         until=args.until,
         streams=args.streams,
         out=str(args.out) if args.out else None,
+        executor=args.executor,
+        workers=args.workers,
+        ray_address=args.ray_address,
     )
     views = {
         "show_progress": not args.quiet,

@@ -27,14 +27,21 @@ log = logging.getLogger(__name__)
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SINK_KINDS = ("ndjson", "stdout", "parquet", "postgres")
+BUDGET_KINDS = ("local", "redis")
+EXECUTOR_KINDS = ("local", "ray")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
 class Secrets:
-    """The site's password and app code; never shown in a repr."""
+    """The site's password and app code, and a shared budget's Redis URL.
+
+    None is ever shown in a repr: the URL may hold a password too.
+    """
 
     password: str = field(repr=False)
     app_code: str = field(repr=False)
+    redis_url: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
         return "Secrets(<hidden>)"
@@ -113,6 +120,34 @@ class SinkConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetConfig:
+    """Where the buckets' budgets are kept: in this process, or in Redis.
+
+    With `kind = "redis"`, every run against the same site shares each
+    bucket's budget. The Redis URL may hold a password, so the file only
+    names the environment variable (`redis_url_env`) or the file
+    (`redis_url_file`) that holds it.
+    """
+
+    kind: str = "local"
+    redis_url_env: str = "ESM_REDIS_URL"
+    redis_url_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    """Where units run: this process, or Ray workers.
+
+    `address` names a Ray cluster to join; empty starts one on loopback
+    for the run.
+    """
+
+    kind: str = "local"
+    address: str = ""
+    workers: int = 2
+
+
+@dataclass(frozen=True, slots=True)
 class RunConfig:
     """Everything one run needs besides secrets."""
 
@@ -135,6 +170,8 @@ class RunConfig:
     buckets: Mapping[str, BucketConfig] = field(default_factory=dict)
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
     sink_settings: SinkConfig = field(default_factory=SinkConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def selected_streams(self) -> tuple[catalog.Stream, ...]:
         """The catalog streams this run harvests, parents pulled in."""
@@ -219,7 +256,8 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
     Raises:
         ConfigError: a key is unknown or a value has the wrong type or range.
     """
-    _reject_unknown("", data, {"site", "run", "sink", "streams", "buckets", "emulator"})
+    tables = {"site", "run", "sink", "streams", "buckets", "emulator"}
+    _reject_unknown("", data, tables | {"budget", "executor"})
     site = _site(_table(data, "site"))
     run = _table(data, "run")
     sink = _table(data, "sink")
@@ -265,6 +303,8 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
         stream_settings=_stream_settings(_table(data, "streams")),
         buckets=_buckets(_table(data, "buckets")),
         emulator=_emulator(_table(data, "emulator")),
+        budget=_budget(_table(data, "budget")),
+        executor=_executor(_table(data, "executor")),
     )
     _check_span(config)
     return config
@@ -289,25 +329,37 @@ def with_overrides(
     until: str | None = None,
     streams: list[str] | None = None,
     out: str | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> RunConfig:
     """`config` with command-line values in place of the file's, checked alike.
 
     Raises:
         ConfigError: an override is malformed.
     """
+    given = config.executor
+    table = {
+        "kind": executor or given.kind,
+        "address": given.address if ray_address is None else ray_address,
+        "workers": given.workers if workers is None else workers,
+    }
     changed = replace(
         config,
         since=since or config.since,
         until=until or config.until,
         streams=_stream_patterns(streams) if streams else config.streams,
         out=out or config.out,
+        executor=_executor(table),
     )
     _check_span(changed)
     return changed
 
 
-def read_secrets(site: SiteConfig) -> Secrets:
-    """The password and app code, from files or the environment.
+def read_secrets(site: SiteConfig, budget: BudgetConfig | None = None) -> Secrets:
+    """The password, the app code and a shared budget's Redis URL.
+
+    Each comes from a file or the environment, as the config says.
 
     Raises:
         ConfigError: a secret is missing or its file is unreadable.
@@ -315,7 +367,26 @@ def read_secrets(site: SiteConfig) -> Secrets:
     return Secrets(
         password=_secret("site.password", site.password_file, site.password_env),
         app_code=_secret("site.app_code", site.app_code_file, site.app_code_env),
+        redis_url=read_redis_url(budget) if budget else "",
     )
+
+
+def read_redis_url(budget: BudgetConfig) -> str:
+    """The Redis URL of a shared budget; empty for a local one.
+
+    Raises:
+        ConfigError: the URL is missing, unreadable or not a Redis URL.
+    """
+    if budget.kind != "redis":
+        return ""
+    url = _secret("budget.redis_url", budget.redis_url_file, budget.redis_url_env)
+    # The URL is never echoed: it may hold a password.
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            "budget.redis_url",
+            "expected a redis://, rediss:// or unix:// URL",
+        )
+    return url
 
 
 def _secret(key: str, path: str, env: str) -> str:
@@ -449,6 +520,36 @@ def _emulator(table: Mapping[str, Any]) -> EmulatorConfig:
         seed=_typed(table, "emulator.seed", "seed", int, 7),
         scale=_choice(table, "emulator.scale", "scale", ("demo", "large"), "demo"),
         faults=_faults(_typed(table, "emulator.faults", "faults", str, "none")),
+    )
+
+
+def _budget(table: Mapping[str, Any]) -> BudgetConfig:
+    _reject_unknown("budget", table, set(BudgetConfig.__dataclass_fields__))
+    defaults = BudgetConfig()
+    env = _typed(
+        table, "budget.redis_url_env", "redis_url_env", str, defaults.redis_url_env
+    )
+    if not ENV_NAME.fullmatch(env):
+        raise ConfigError(
+            "budget.redis_url_env",
+            f"expected an environment variable name, got {env!r}",
+        )
+    return BudgetConfig(
+        kind=_choice(table, "budget.kind", "kind", BUDGET_KINDS, defaults.kind),
+        redis_url_env=env,
+        redis_url_file=_typed(
+            table, "budget.redis_url_file", "redis_url_file", str, ""
+        ),
+    )
+
+
+def _executor(table: Mapping[str, Any]) -> ExecutorConfig:
+    _reject_unknown("executor", table, set(ExecutorConfig.__dataclass_fields__))
+    defaults = ExecutorConfig()
+    return ExecutorConfig(
+        kind=_choice(table, "executor.kind", "kind", EXECUTOR_KINDS, defaults.kind),
+        address=_typed(table, "executor.address", "address", str, ""),
+        workers=_positive(table, "executor.workers", "workers", defaults.workers),
     )
 
 

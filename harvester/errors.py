@@ -4,7 +4,8 @@
     ├── ConfigError          bad local input, found before any request
     ├── SiteError            the site as a whole cannot be used: stops the run
     │   ├── AuthError        IAM or gateway refused the credentials
-    │   └── UnreachableError IAM could not be reached at all
+    │   ├── UnreachableError IAM could not be reached at all
+    │   └── BudgetError      the shared budget (Redis) cannot be used
     ├── RequestError         one request failed for good
     │   ├── ThrottledError   429 after the retry budget
     │   └── TransientError   5xx, timeout or dropped connection, retries spent
@@ -14,14 +15,31 @@
     └── VerifyError          a harvest does not match the site's ground truth
 
 aiohttp and JSON errors are translated to these in `fetch` and `pages`,
-chained with `from`. Messages never carry secrets.
+Redis errors in `budget`, chained with `from`. Messages never carry secrets.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HarvestError(Exception):
     """Root of every error raised by the harvester."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (a cluster worker's to its
+        # driver). Subclasses take other arguments than their message, so
+        # rebuild from the message and attributes, not from `args`.
+        return (_rebuild, (type(self), str(self), self.__dict__))
+
+
+def _rebuild(
+    kind: type[HarvestError], message: str, attributes: dict[str, Any]
+) -> HarvestError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, message)
+    error.__dict__.update(attributes)
+    return error
 
 
 class ConfigError(HarvestError):
@@ -53,6 +71,18 @@ class UnreachableError(SiteError):
     def __init__(self, url: str, cause: str) -> None:
         self.url = url
         super().__init__(f"cannot reach IAM at {url}: {cause}")
+
+
+class BudgetError(SiteError):
+    """Raised when the budget shared in Redis cannot be used: nothing is sent."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(
+            f"shared budget at {where} failed ({problem}); "
+            "no request is sent without it"
+        )
 
 
 class RequestError(HarvestError):

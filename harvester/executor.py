@@ -9,13 +9,19 @@ Ray workers. Either way the engine sees the same three calls.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import anyio
 import orjson
 
+from harvester import sinks
+from harvester.config import RunConfig, Secrets
+from harvester.fetch import Client, open_session
+from harvester.limits import Buckets
 from harvester.pages import Record
 from harvester.paging import Pager
 from harvester.plan import Unit
@@ -51,6 +57,11 @@ Done = Callable[[UnitWork], Awaitable[None]]
 class Executor(Protocol):
     """Runs units' work for the engine."""
 
+    @property
+    def tokens_issued(self) -> int:
+        """IAM tokens issued to this executor's processes so far."""
+        ...
+
     async def harvest(self, task: Task, found: Found, done: Done) -> None:
         """Fetch and write every page of a unit, then commit it.
 
@@ -72,9 +83,15 @@ class Executor(Protocol):
 class LocalExecutor:
     """Runs each unit in this process, through one pager into one sink."""
 
-    def __init__(self, pager: Pager, sink: Sink) -> None:
+    def __init__(self, pager: Pager, sink: Sink, client: Client | None = None) -> None:
         self._pager = pager
         self._sink = sink
+        self._client = client
+
+    @property
+    def tokens_issued(self) -> int:
+        """IAM tokens this process has been issued so far."""
+        return self._client.tokens.issued if self._client else 0
 
     async def harvest(self, task: Task, found: Found, done: Done) -> None:
         unit = task.unit
@@ -109,6 +126,38 @@ class LocalExecutor:
         assert task.partition_field is not None
         async for page in self._pager.pages(task.unit, task.page_size):
             found(partitions(page.records, task.partition_field))
+
+
+@asynccontextmanager
+async def local_executor(
+    config: RunConfig, secrets: Secrets, out: Path, buckets: Buckets, run_ms: int
+) -> AsyncIterator[LocalExecutor]:
+    """A session, client, pager and sink for this process; closed on leaving.
+
+    Raises:
+        ConfigError: the sink's settings cannot be used.
+    """
+    sink = sinks.create(
+        config.sink,
+        out,
+        gzip=config.gzip,
+        settings=config.sink_settings,
+        run_ms=run_ms,
+    )
+    try:
+        async with open_session(config.site) as session:
+            client = Client(
+                session,
+                config.site,
+                secrets,
+                buckets,
+                attempts=config.attempts,
+                timeout_s=config.timeout_s,
+            )
+            pager = Pager(client, config.site, job_timeout_s=config.sdr_job_timeout_s)
+            yield LocalExecutor(pager, sink, client)
+    finally:
+        await sink.close()
 
 
 def partitions(records: Iterable[Record], name: str) -> set[str]:

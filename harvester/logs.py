@@ -210,6 +210,16 @@ def configure(
     return handler
 
 
+def format_in_use() -> str:
+    """The format of the handler `configure` added: "json" or "text"."""
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == _HANDLER_NAME and isinstance(
+            handler.formatter, JsonFormatter
+        ):
+            return "json"
+    return "text"
+
+
 def _redact(key: Any, value: Any) -> Any:
     if isinstance(key, str) and SENSITIVE.search(key.lower().replace("-", "_")):
         return REDACTED

@@ -1,4 +1,4 @@
-"""One run, wired together: state, plan, session, client, pager, sink, manifest.
+"""One run, wired together: state, plan, budget, executor, engine, manifest.
 
 Rerunning a command over the same output directory resumes it: an
 unfinished run's span is taken up again and its completed units are
@@ -11,20 +11,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harvester import checkpoints, estimate, logs, metrics, progress, sinks
+from harvester import checkpoints, estimate, logs, metrics, progress
 from harvester import plan as planner
+from harvester.budget import open_budget
+from harvester.budget.shared import passwords
 from harvester.checkpoints import CheckpointStore, RunState
-from harvester.config import RunConfig, Secrets
+from harvester.config import RunConfig, Secrets, read_redis_url
 from harvester.engine import Harvest
 from harvester.errors import SiteError
-from harvester.executor import LocalExecutor
-from harvester.fetch import Client, check_transport, open_session
+from harvester.executor import Executor, local_executor
+from harvester.fetch import check_transport
 from harvester.limits import Buckets
 from harvester.manifest import RunReport
-from harvester.paging import Pager
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,11 @@ async def harvest(
     Prometheus metrics on `metrics_host` while the run goes.
     """
     site = config.site
+    if config.budget.kind == "redis":
+        # Read once here, so cluster workers need no copy of their own.
+        url = secrets.redis_url or read_redis_url(config.budget)
+        secrets = replace(secrets, redis_url=url)
+        logs.mask(url, *passwords(url))
     check_transport(site.base_url, site.allow_plain_http)
     check_transport(site.iam_url, site.allow_plain_http, "site.iam_url")
     if removed := checkpoints.remove_leftovers(out):
@@ -62,24 +68,26 @@ async def harvest(
     store = CheckpointStore(out).load()
     plan, plan_id = _plan(config, out, store)
     overrides = {path: (b.limit, b.period) for path, b in config.buckets.items()}
-    buckets = Buckets(overrides)
+    # Entered below, before the first request: its grants take the budget.
+    # Cluster workers open their own; the driver sends no request.
+    budget = open_budget(config, secrets) if _local(config) else None
+    buckets = Buckets(overrides, grants=budget.grants) if budget else Buckets(overrides)
     report = RunReport(plan, out, config)
     # Read before the run replaces the manifest it learns from.
     forecast = estimate.estimate(plan, config, estimate.History.read(out, store))
-    sink = sinks.create(
-        config.sink,
-        out,
-        gzip=config.gzip,
-        settings=config.sink_settings,
-        run_ms=plan.until,
-    )
     engine: Harvest | None = None
     try:
-        async with (
-            contextlib.AsyncExitStack() as views,
-            open_session(config.site) as session,
-        ):
+        async with contextlib.AsyncExitStack() as views:
             views.enter_context(logs.bound(report.run_id))
+            if budget:
+                await views.enter_async_context(budget)
+                executor: Executor = await views.enter_async_context(
+                    local_executor(config, secrets, out, buckets, plan.until)
+                )
+            else:
+                executor = await views.enter_async_context(
+                    _cluster_executor(config, secrets, out, buckets, plan.until)
+                )
             if metrics_port is not None:
                 exporter = await views.enter_async_context(
                     metrics.served(
@@ -90,23 +98,16 @@ async def harvest(
             await views.enter_async_context(
                 progress.shown(buckets, report, forecast, quiet=not show_progress)
             )
-            client = Client(
-                session,
-                config.site,
-                secrets,
-                buckets,
-                attempts=config.attempts,
-                timeout_s=config.timeout_s,
-            )
-            pager = Pager(client, config.site, job_timeout_s=config.sdr_job_timeout_s)
-            executor = LocalExecutor(pager, sink)
             engine = Harvest(plan, config, executor, report, store, plan_id=plan_id)
             try:
                 await engine.run(handle_signals=handle_signals)
             finally:
-                report.tokens_issued = client.tokens.issued
+                report.tokens_issued = executor.tokens_issued
     finally:
-        await sink.close()
+        # A worker that died mid-unit leaves its temporary file; every
+        # worker has ended by now, so nothing is still writing one.
+        if not _local(config) and (removed := checkpoints.remove_leftovers(out)):
+            log.warning("removed %d temporary file(s) of lost workers", removed)
         manifest = report.write(out, buckets)
     assert engine is not None
     complete = (
@@ -116,6 +117,28 @@ async def harvest(
     )
     checkpoints.write_state(out, RunState(plan_id, _spans(plan), complete))
     return Outcome(report, manifest, engine.fatal, engine.interrupted)
+
+
+def _local(config: RunConfig) -> bool:
+    return config.executor.kind == "local"
+
+
+def _cluster_executor(
+    config: RunConfig, secrets: Secrets, out: Path, buckets: Buckets, run_ms: int
+) -> contextlib.AbstractAsyncContextManager[Executor]:
+    # Ray is imported only by runs that ask for it.
+    from harvester.cluster import ray_executor
+
+    root = logging.getLogger()
+    return ray_executor(
+        config,
+        secrets,
+        out,
+        buckets,
+        run_ms=run_ms,
+        log_level=root.getEffectiveLevel(),
+        log_format=logs.format_in_use(),
+    )
 
 
 def _plan(
