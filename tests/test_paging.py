@@ -15,7 +15,7 @@ from harvester.errors import ResponseError, UnitError
 from harvester.fetch import Client
 from harvester.limits import Buckets
 from harvester.pages import decode
-from harvester.paging import Pager
+from harvester.paging import PAGES_AHEAD, Pager
 from harvester.plan import Unit, Window
 
 BASE = "http://127.0.0.1:9"
@@ -132,6 +132,24 @@ async def test_a_total_that_changes_between_pages_fails_the_unit(
         mocked.get(METRICS, payload=page(5, 2, 2))
         with pytest.raises(UnitError, match="changed while paging"):
             await collect(pager_for(session), host_unit(), 2)
+
+
+async def test_pages_are_requested_at_most_pages_ahead_of_the_reader(
+    session: aiohttp.ClientSession,
+) -> None:
+    pages = 4 * PAGES_AHEAD
+    with mocked_http() as mocked:
+        issue_token(mocked)
+        for start in range(pages):
+            mocked.get(METRICS, payload=page(pages, start, 1))
+        ahead = []
+        read = 0
+        async for _ in pager_for(session).pages(host_unit(), 1):
+            read += 1
+            ahead.append(len(queries(mocked, METRICS)) - read)
+    assert read == pages
+    # The page being read was requested too: it counts among PAGES_AHEAD.
+    assert max(ahead) == PAGES_AHEAD - 1
 
 
 async def test_without_total_pages_run_until_a_short_page(

@@ -26,7 +26,9 @@ from harvester.pages import Record
 from harvester.plan import Unit
 from harvester.sinks import Committed, Tally
 
-BUFFER_BYTES = 256 << 10
+# Big pages bypass the buffer anyway; small ones need no more than this,
+# and every open unit holds one.
+BUFFER_BYTES = 64 << 10
 
 
 class NdjsonWriter:
