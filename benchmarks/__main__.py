@@ -1,6 +1,6 @@
 """`python -m benchmarks [NAME...]` runs benchmarks and saves their figures.
 
-With no name, every benchmark but `hot_profile` runs (about seven
+With no name, every benchmark but `hot_profile` and `scale` runs (about seven
 minutes; `tier2_budget` alone takes three). Figures are printed as they
 come, appended to `out/bench/history.jsonl` (one line a run, to compare
 runs over time) and kept in `out/bench/results.json`, which holds the
@@ -29,6 +29,7 @@ from benchmarks import (
     hot_path,
     hot_profile,
     peer_dlt,
+    scale,
     small_pages,
     snapshot,
     tier2_budget,
@@ -46,8 +47,11 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "snapshot": lambda: asyncio.run(snapshot.main()),
     "peer_dlt": lambda: asyncio.run(peer_dlt.main()),
     "hot_profile": lambda: asyncio.run(hot_profile.main()),
+    "scale": lambda: asyncio.run(scale.main()),
 }
-DEFAULT = [name for name in BENCHMARKS if name != "hot_profile"]
+# The profile and scale-out have targets of their own (make bench-profile,
+# make bench-scale).
+DEFAULT = [name for name in BENCHMARKS if name not in ("hot_profile", "scale")]
 
 
 def main(argv: list[str]) -> int:
