@@ -55,6 +55,10 @@ class Grants(Protocol):
         """Wait until one request may leave now, and count it as sent."""
         ...
 
+    def estimate_seconds(self, requests: int) -> float:
+        """The least time `requests` can take on this budget, alone."""
+        ...
+
 
 class LocalGrants:
     """The budget of a bucket that this process alone spends.
@@ -75,6 +79,10 @@ class LocalGrants:
         await self._reserve()
         async with self._gate:
             await self._admit()
+
+    def estimate_seconds(self, requests: int) -> float:
+        # The burst leaves at once, the rest at the schedule's rate.
+        return max(0, requests - self.burst) / self.rate
 
     async def _reserve(self) -> None:
         # The start is the reservation's theoretical arrival time, less the
@@ -152,8 +160,8 @@ class Bucket:
         self._resume_at = max(self._resume_at, now + seconds)
 
     def estimate_seconds(self, requests: int) -> float:
-        """Time `requests` need at this bucket's rate, the burst included."""
-        return max(0, requests - self.burst) / self.rate
+        """The least time `requests` need on this bucket's budget."""
+        return self._grants.estimate_seconds(requests)
 
     async def _wait_out_backoff(self) -> None:
         loop = asyncio.get_running_loop()

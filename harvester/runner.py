@@ -68,10 +68,11 @@ async def harvest(
     store = CheckpointStore(out).load()
     plan, plan_id = _plan(config, out, store)
     overrides = {path: (b.limit, b.period) for path, b in config.buckets.items()}
-    # Entered below, before the first request: its grants take the budget.
-    # Cluster workers open their own; the driver sends no request.
-    budget = open_budget(config, secrets) if _local(config) else None
-    buckets = Buckets(overrides, grants=budget.grants) if budget else Buckets(overrides)
+    # Entered below, before the first request, when this process sends:
+    # its grants take the budget. Cluster workers open their own; the
+    # driver's grants only estimate the run's lower bound.
+    budget = open_budget(config, secrets)
+    buckets = Buckets(overrides, grants=budget.grants)
     report = RunReport(plan, out, config)
     # Read before the run replaces the manifest it learns from.
     forecast = estimate.estimate(plan, config, estimate.History.read(out, store))
@@ -79,7 +80,7 @@ async def harvest(
     try:
         async with contextlib.AsyncExitStack() as views:
             views.enter_context(logs.bound(report.run_id))
-            if budget:
+            if _local(config):
                 await views.enter_async_context(budget)
                 executor: Executor = await views.enter_async_context(
                     local_executor(config, secrets, out, buckets, plan.until)

@@ -7,7 +7,7 @@ from collections import deque
 
 import pytest
 
-from harvester.budget.leases import LeasedGrants, lease_ttl
+from harvester.budget.leases import LeasedGrants, counted_span, lease_ttl
 from harvester.errors import BudgetError, SiteError
 
 
@@ -132,3 +132,12 @@ async def test_tokens_held_are_dropped_when_redis_fails() -> None:
     assert len(source.asked) == 2
     with pytest.raises(BudgetError):
         await bucket.take()
+
+
+def test_the_lower_bound_lets_a_whole_limit_go_at_once() -> None:
+    grants = LeasedGrants(Leases(), "k", 10, 1.0)
+    span = counted_span(1.0)
+    assert grants.estimate_seconds(0) == 0
+    assert grants.estimate_seconds(10) == 0
+    assert grants.estimate_seconds(11) == span
+    assert grants.estimate_seconds(25) == 2 * span

@@ -126,6 +126,11 @@ class LeasedGrants:
             self._waiting -= 1
         self._prefetch(loop.time())
 
+    def estimate_seconds(self, requests: int) -> float:
+        """The least time `requests` take: a whole limit may go at once,
+        the next only once the first has left the counted span."""
+        return (max(0, requests - 1) // self.limit) * self.span
+
     async def close(self) -> None:
         """Stop asking for leases."""
         if self._fetch is not None and not self._fetch.done():

@@ -6,6 +6,10 @@ it; each is handed to another worker and, since units are written
 atomically under their final names, a redone unit replaces whatever the
 dead one left, never doubles it. Workers' counters are gathered every
 second, so progress, metrics and the manifest see the whole cluster.
+Two things are not gathered: request latencies stay in each worker, so
+`--metrics-port` shows no latency histogram for a cluster run, and a
+worker that dies takes the counts of its last second with it, so the
+manifest may show a few requests fewer than the site saw.
 
 This module imports Ray; `harvester.cluster` imports it only once the
 environment Ray reads at import time is set.
