@@ -29,7 +29,7 @@ from rich.table import Table
 
 from harvester import catalog, logs
 from harvester.estimate import Estimate
-from harvester.limits import MARGIN_SHARE, Bucket
+from harvester.limits import Bucket, margin
 from harvester.manifest import RunReport
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ def _log_line(progress: Progress) -> None:
 
 
 def _budget_rate(limit: int, period_s: float) -> float:
-    return limit / (period_s * (1 + MARGIN_SHARE))
+    return limit / (period_s + margin(period_s))
 
 
 def _rates(rate: float, budget: float) -> str:

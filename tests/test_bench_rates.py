@@ -32,7 +32,7 @@ def test_full_rate_is_the_limit_less_the_arrival_margin() -> None:
     streams = [catalog.stream("elbv3"), catalog.stream("audit_logs")]
     loads = bucket_loads(streams, RateSpec(100, True), {}, over_limit=False)
     rates = {load.bucket: load.rate for load in loads}
-    assert rates[catalog.ELBV3.bucket] == pytest.approx(4000 / 1.01)
+    assert rates[catalog.ELBV3.bucket] == pytest.approx(4000 / 1.025)
     assert rates[catalog.AUDIT_LOGS.bucket] == pytest.approx(1 / 1.01)
     assert not any(load.over_limit for load in loads)
 
@@ -61,7 +61,7 @@ def test_a_configured_budget_and_a_ceiling_bound_the_rate() -> None:
     streams = [catalog.stream("elbv3")]
     budget = {catalog.ELBV3.bucket: BucketConfig(100, 1.0)}
     (load,) = bucket_loads(streams, RateSpec(100, True), budget, over_limit=False)
-    assert (load.limit, load.rate) == (100, pytest.approx(100 / 1.01))
+    assert (load.limit, load.rate) == (100, pytest.approx(100 / 1.025))
     (capped,) = bucket_loads(
         streams, RateSpec(100, True), {}, over_limit=False, ceiling=500
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from harvester.catalog import Stream
 from harvester.config import BucketConfig
 from harvester.errors import ConfigError
-from harvester.limits import MARGIN_SHARE
+from harvester.limits import margin
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class RateSpec:
     def per_second(self, limit: int, period: float) -> float:
         """The rate this spec asks of a bucket of `limit` per `period`."""
         if self.percent:
-            return self.value / 100 * limit / (period * (1 + MARGIN_SHARE))
+            return self.value / 100 * limit / (period + margin(period))
         return self.value
 
 
