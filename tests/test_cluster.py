@@ -22,6 +22,7 @@ import pytest
 from redis_server import RedisServer, Unavailable
 from test_harvest import SECRETS, stats
 from test_resume import (
+    CAPACITY,
     SLOW,
     checkpoints_reach,
     site,  # noqa: F401 - the emulator fixture
@@ -222,15 +223,15 @@ async def test_workers_cannot_split_a_budget_smaller_than_their_number(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "out"
-    capacity = next(iter(p for p, (n, _) in SLOW.items() if n == 10))
-    config_file = cluster_config(site, out, workers=11)
+    limit, _ = SLOW[CAPACITY]
+    config_file = cluster_config(site, out, workers=limit + 1)
 
     process = await start(config_file)
     _, errors = await process.communicate()
 
     assert process.returncode == 2
     [line] = errors.decode().strip().splitlines()
-    assert "executor.workers" in line and capacity in line
+    assert "executor.workers" in line and CAPACITY in line
     assert os.path.exists(out) is False or not visible_data(out)
 
 

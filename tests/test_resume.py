@@ -25,7 +25,7 @@ from harvester.verify import verify
 
 CAPACITY = catalog.SERVICE_CAPACITY.bucket
 # Slow enough that a run is still going when it is stopped.
-SLOW = {**FAST, CAPACITY: (10, 1.0)}
+SLOW = {**FAST, CAPACITY: (5, 1.0)}
 STREAMS = ["service_capacity.*", "host_*", "elbv3"]
 
 
