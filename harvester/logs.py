@@ -113,7 +113,13 @@ def scrub(text: str) -> str:
 
 def fields(record: logging.LogRecord) -> dict[str, Any]:
     """The context and extra fields of `record`, sensitive ones redacted."""
-    found = {k: v for k, v in record.__dict__.items() if k not in STANDARD}
+    # Private attributes are other libraries' bookkeeping (Ray stamps
+    # every record with `_ray_timestamp_ns`), not fields of an event.
+    found = {
+        k: v
+        for k, v in record.__dict__.items()
+        if k not in STANDARD and not k.startswith("_")
+    }
     run_id = found.get("run_id") or _run_id.get()
     if run_id:
         found["run_id"] = run_id

@@ -108,7 +108,7 @@ async def harvest(
         # A worker that died mid-unit leaves its temporary file; every
         # worker has ended by now, so nothing is still writing one.
         if not _local(config) and (removed := checkpoints.remove_leftovers(out)):
-            log.warning("removed %d temporary file(s) of lost workers", removed)
+            log.warning("removed %d temporary file(s) of unfinished units", removed)
         manifest = report.write(out, buckets)
     assert engine is not None
     complete = (

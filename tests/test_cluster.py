@@ -12,6 +12,7 @@ import asyncio
 import ipaddress
 import os
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -57,6 +58,14 @@ def cluster_config(
         path.read_text() + f'[executor]\nkind = "ray"\nworkers = {workers}\n' + extra
     )
     return path
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (it was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def loopback(address: str) -> bool:
@@ -200,7 +209,11 @@ async def test_a_killed_driver_resumes_like_a_local_run(
     site: RunningEmulator,  # noqa: F811
     tmp_path: Path,
     watched: list[Watch],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A run with no address starts its own cluster, whatever Ray's
+    # environment names.
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{closed_port()}")
     out = tmp_path / "out"
     config_file = cluster_config(site, out)
     process = await start(config_file)
@@ -270,3 +283,60 @@ async def test_a_cluster_run_and_a_local_run_share_one_redis_budget(
     for path, bucket in counted.items():
         assert bucket["max_in_window"] <= bucket["limit"], path
     assert watch.off_loopback() == []
+
+
+async def one_line_refusal(config_file: Path, *args: str) -> tuple[int, str]:
+    process = await start(config_file, *args)
+    with anyio.fail_after(60):
+        _, errors = await process.communicate()
+    assert process.returncode is not None
+    [line] = errors.decode().strip().splitlines()
+    return process.returncode, line
+
+
+async def test_refusals_under_ray_are_one_line(
+    site: RunningEmulator,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stdout = cluster_config(site, tmp_path / "a", sink='kind = "stdout"')
+    code, line = await one_line_refusal(stdout)
+    assert code == 2 and "sink.kind" in line
+
+    unreachable = cluster_config(site, tmp_path / "b")
+    code, line = await one_line_refusal(
+        unreachable, "--ray-address", f"127.0.0.1:{closed_port()}"
+    )
+    assert code == 2 and "cannot reach Ray" in line
+
+    # Raised while the workers start, inside task groups.
+    monkeypatch.setenv("ESM_REDIS_URL", f"redis://127.0.0.1:{closed_port()}/0")
+    no_redis = cluster_config(site, tmp_path / "c", budget='kind = "redis"')
+    code, line = await one_line_refusal(no_redis)
+    assert code == 1 and "shared budget" in line
+
+
+async def test_a_stopped_cluster_run_leaves_no_unit_unrecorded(
+    site: RunningEmulator,  # noqa: F811
+    tmp_path: Path,
+    watched: list[Watch],
+) -> None:
+    out = tmp_path / "out"
+    process = await start(cluster_config(site, out))
+    watched.append(Watch(process.pid))
+    await checkpoints_reach(out, 3)
+    process.send_signal(signal.SIGINT)
+    _, errors = await process.communicate()
+
+    assert process.returncode == 130, errors.decode()
+    recorded = len((out / "checkpoints.ndjson").read_bytes().splitlines())
+    # Units in flight are cancelled on their workers, not left to commit:
+    # left going, about 32 (a bucket's units at once) committed unrecorded.
+    # A few still do, finished in the moment the cancel travelled; the
+    # rerun takes them again, replacing their files.
+    assert len(visible_data(out)) - recorded < 16
+
+    code, errors_again, _ = await run_cluster(cluster_config(site, out), out, watched)
+    assert code == 0, errors_again
+    checks = await verify(out, site.base_url)
+    assert [c.stream for c in checks if not c.exact] == []

@@ -56,7 +56,7 @@ def write_config(site: RunningEmulator, out: Path, **run: object) -> Path:
 
 
 async def start(
-    config: Path, stdout: int = asyncio.subprocess.DEVNULL
+    config: Path, *args: str, stdout: int = asyncio.subprocess.DEVNULL
 ) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
@@ -71,6 +71,7 @@ async def start(
         "run",
         "-c",
         str(config),
+        *args,
         env=env,
         stdout=stdout,
         stderr=asyncio.subprocess.PIPE,

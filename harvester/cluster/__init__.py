@@ -13,13 +13,15 @@ cluster started for the run listens on loopback alone.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -50,6 +52,12 @@ async def ray_executor(
             be split over that many workers.
     """
     settings = config.executor
+    if "stdout" in config.sink.split("+"):
+        raise ConfigError(
+            "sink.kind",
+            "stdout is this process's; cluster workers write to ndjson, "
+            "parquet or postgres",
+        )
     if config.budget.kind == "local":
         _check_split(config, settings.workers)
     _prepare_environment(settings.address)
@@ -75,19 +83,34 @@ async def ray_executor(
             spawn, settings.workers, buckets, replace=config.budget.kind != "local"
         )
         try:
-            await executor.start()
-            async with anyio.create_task_group() as group:
-                group.start_soon(executor.keep_tallies)
-                yield executor
-                group.cancel_scope.cancel()
+            with _one_error():
+                await executor.start()
+                async with anyio.create_task_group() as group:
+                    group.start_soon(executor.keep_tallies)
+                    yield executor
+                    group.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await executor.close()
 
 
+@contextmanager
+def _one_error() -> Iterator[None]:
+    # Task groups wrap what is raised in them in a group; the run's own
+    # error, alone in it, is what the command line reports in one line.
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1 and not isinstance(
+            group.exceptions[0], BaseExceptionGroup
+        ):
+            raise group.exceptions[0] from None
+        raise
+
+
 def _prepare_environment(address: str) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if address:
+    if not _on_loopback(address):
         return
     constants = sys.modules.get("ray._private.ray_constants")
     if constants is not None and constants.ENABLE_RAY_CLUSTER:
@@ -103,6 +126,23 @@ def _prepare_environment(address: str) -> None:
     # responsive; here the workers are the run, and at nice 15 anything
     # else on the machine halves their speed.
     os.environ.setdefault("RAY_worker_niceness", "0")
+
+
+def _on_loopback(address: str) -> bool:
+    """Whether the cluster is this run's own, or one on this machine's loopback.
+
+    Ray takes 127.0.0.1 for the host's own address unless told otherwise,
+    so for either it is told to keep to loopback.
+    """
+    if not address:
+        return True
+    host = urlsplit(address if "://" in address else f"//{address}").hostname
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def _check_split(config: RunConfig, workers: int) -> None:

@@ -4,12 +4,13 @@ The engine runs on the driver as it does locally and hands each unit to
 the least busy worker. A worker that dies takes its units in flight with
 it; each is handed to another worker and, since units are written
 atomically under their final names, a redone unit replaces whatever the
-dead one left, never doubles it. Workers' counters are gathered every
-second, so progress, metrics and the manifest see the whole cluster.
-Two things are not gathered: request latencies stay in each worker, so
-`--metrics-port` shows no latency histogram for a cluster run, and a
-worker that dies takes the counts of its last second with it, so the
-manifest may show a few requests fewer than the site saw.
+dead one left, never doubles it. Workers' counters come back with every
+unit and are gathered every second, so progress, metrics and the
+manifest see the whole cluster. Two things are not gathered: request
+latencies stay in each worker, so `--metrics-port` shows no latency
+histogram for a cluster run, and a worker that dies takes with it the
+counts of the units it had in flight, so the manifest may show fewer
+requests than the site saw.
 
 This module imports Ray; `harvester.cluster` imports it only once the
 environment Ray reads at import time is set.
@@ -19,16 +20,20 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import ray
+from anyio import get_cancelled_exc_class
 from ray.actor import ActorHandle
 from ray.exceptions import RayActorError
 
-from harvester.cluster.worker import Failed, HarvestWorker, Tallies
+from harvester.cluster.worker import Failed, HarvestWorker, Reply, Tallies
 from harvester.errors import ConfigError, SiteError, UnitError
 from harvester.executor import Done, Found, Task, UnitWork
 from harvester.limits import BucketCounters, Buckets
@@ -36,6 +41,8 @@ from harvester.limits import BucketCounters, Buckets
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+REACH_S = 5.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 START_TIMEOUT_S = 120.0
 TALLY_EVERY_S = 1.0
 # How many workers may die under one unit before the unit is failed: a
@@ -54,25 +61,50 @@ def connected(address: str, workers: int) -> Iterator[None]:
     Raises:
         ConfigError: the cluster at `address` cannot be joined.
     """
-    options: dict[str, Any] = {"logging_level": logging.WARNING}
+    # Workers' output would reach the driver's standard streams with a
+    # prefix on every line, breaking JSON logs; their failures come back
+    # with their units instead, and their logs stay in Ray's session.
+    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address:
+        _check_reachable(address)
         options["address"] = address
     else:
-        # Only loopback: Ray would otherwise listen on every interface and
-        # name the node by the host's own address.
+        # "local", not nothing: Ray would otherwise join a cluster named in
+        # RAY_ADDRESS or left running on this machine. Only loopback: it
+        # would otherwise listen on every interface.
         options.update(
+            address="local",
             _node_ip_address=LOOPBACK,
             include_dashboard=False,
             num_cpus=max(workers, os.cpu_count() or 1),
         )
+    # Ray puts handlers of its own on SIGINT and SIGTERM that exit at once;
+    # the run's are put back, so a signal still stops it cleanly.
+    handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     try:
         ray.init(**options)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ConfigError("executor.address", f"cannot join Ray: {error}") from error
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    # Ray retries an unreachable cluster for ever, deaf to signals.
+    parts = urlsplit(address if "://" in address else f"//{address}")
+    if parts.scheme or not parts.hostname or not parts.port:
+        return
+    try:
+        socket.create_connection((parts.hostname, parts.port), REACH_S).close()
+    except OSError as error:
+        raise ConfigError(
+            "executor.address", f"cannot reach Ray at {address}: {error}"
+        ) from error
 
 
 class RayExecutor:
@@ -143,17 +175,25 @@ class RayExecutor:
         for _ in range(LOSSES_PER_UNIT + 1):
             worker = self._least_busy()
             self._busy[worker] += 1
+            ref = getattr(worker, method).remote(task)
             try:
-                outcome = await getattr(worker, method).remote(task)
+                reply: Reply = await ref
             except RayActorError as error:
                 await self._lose(worker, task, error)
                 continue
+            except get_cancelled_exc_class():
+                # A run being stopped abandons its units; one left going
+                # would commit data no checkpoint records.
+                ray.cancel(ref)
+                raise
             finally:
                 if worker in self._busy:
                     self._busy[worker] -= 1
-            if isinstance(outcome, Failed):
-                raise outcome.error
-            return outcome
+            self._tallies[worker] = reply.tallies
+            self._count()
+            if isinstance(reply.outcome, Failed):
+                raise reply.outcome.error
+            return reply.outcome
         raise UnitError(task.unit.key, f"{LOSSES_PER_UNIT + 1} workers died under it")
 
     def _least_busy(self) -> ActorHandle:
@@ -195,6 +235,9 @@ class RayExecutor:
                 self._tallies[worker] = await worker.tallies.remote()
             except RayActorError:
                 continue
+        self._count()
+
+    def _count(self) -> None:
         totals: dict[str, BucketCounters] = {}
         for tallies in self._tallies.values():
             for path, counted in tallies.buckets.items():

@@ -11,9 +11,11 @@ so the class stays testable as plain Python.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,9 @@ from harvester.executor import LocalExecutor, Task, UnitWork
 from harvester.fetch import Client, open_session
 from harvester.limits import Buckets, GrantsFactory, LocalGrants
 from harvester.paging import Pager
+
+# How long closing waits for units still aborting after a cancel.
+DRAIN_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,18 @@ class Tallies:
 
     buckets: dict[str, dict[str, Any]]
     tokens_issued: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A unit's outcome, and the worker's counters as it ended.
+
+    The counters ride along so that what a worker sent is known up to its
+    last finished unit, even if it dies before the driver next asks.
+    """
+
+    outcome: UnitWork | set[str] | Failed
+    tallies: Tallies
 
 
 def split_budget(workers: int) -> GrantsFactory:
@@ -80,6 +97,7 @@ class HarvestWorker:
         self._buckets: Buckets | None = None
         self._client: Client | None = None
         self._local: LocalExecutor | None = None
+        self._running: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> int | Failed:
         """Open the session, budget and sink; this worker's process id."""
@@ -124,7 +142,7 @@ class HarvestWorker:
         self._stack.push_async_callback(sink.close)
         self._local = LocalExecutor(pager, sink)
 
-    async def harvest(self, task: Task) -> UnitWork | Failed:
+    async def harvest(self, task: Task) -> Reply:
         """One unit, committed; or the error that stopped it."""
         assert self._local is not None
         finished: list[UnitWork] = []
@@ -132,21 +150,23 @@ class HarvestWorker:
         async def done(work: UnitWork) -> None:
             finished.append(work)
 
-        try:
-            await self._local.harvest(task, _ignore, done)
-        except (HarvestError, OSError) as error:
-            return Failed(error)
-        return finished[0]
+        with self._tracked():
+            try:
+                await self._local.harvest(task, _ignore, done)
+            except (HarvestError, OSError) as error:
+                return Reply(Failed(error), self.tallies())
+        return Reply(finished[0], self.tallies())
 
-    async def discover(self, task: Task) -> set[str] | Failed:
+    async def discover(self, task: Task) -> Reply:
         """The partitions a parent unit names; or the error that stopped it."""
         assert self._local is not None
         named: set[str] = set()
-        try:
-            await self._local.discover(task, named.update)
-        except (HarvestError, OSError) as error:
-            return Failed(error)
-        return named
+        with self._tracked():
+            try:
+                await self._local.discover(task, named.update)
+            except (HarvestError, OSError) as error:
+                return Reply(Failed(error), self.tallies())
+        return Reply(named, self.tallies())
 
     def tallies(self) -> Tallies:
         """This worker's counters so far."""
@@ -162,8 +182,20 @@ class HarvestWorker:
         return Tallies(buckets, issued)
 
     async def close(self) -> None:
-        """Close the sink, session and budget."""
+        """Let units being cancelled finish aborting, then close everything."""
+        if self._running:
+            await asyncio.wait(self._running, timeout=DRAIN_S)
         await self._stack.aclose()
+
+    @contextlib.contextmanager
+    def _tracked(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            yield
+        finally:
+            self._running.discard(task)
 
 
 def _ignore(named: set[str]) -> None:
