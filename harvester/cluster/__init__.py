@@ -27,7 +27,7 @@ import anyio
 
 from harvester import catalog
 from harvester.config import RunConfig, Secrets
-from harvester.errors import ConfigError
+from harvester.errors import ConfigError, HarvestError
 from harvester.limits import Buckets
 
 if TYPE_CHECKING:
@@ -97,14 +97,14 @@ async def ray_executor(
 @contextmanager
 def _one_error() -> Iterator[None]:
     # Task groups wrap what is raised in them in a group; the run's own
-    # error, alone in it, is what the command line reports in one line.
+    # error is what the command line reports, in one line.
     try:
         yield
     except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1 and not isinstance(
-            group.exceptions[0], BaseExceptionGroup
-        ):
-            raise group.exceptions[0] from None
+        # Every worker meets the same refusal (Redis down): one says it.
+        errors = group.exceptions
+        if all(isinstance(error, HarvestError) for error in errors):
+            raise errors[0] from None
         raise
 
 

@@ -25,6 +25,7 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit
 
 import anyio
@@ -42,6 +43,11 @@ log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 REACH_S = 5.0
+# The discard service's port, closed on a machine that does not offer it.
+DISCARD_PORT = 9
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
+NO_PROXY_VARIABLES = ("no_proxy", "NO_PROXY")
+LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 START_TIMEOUT_S = 120.0
 TALLY_EVERY_S = 1.0
@@ -82,7 +88,8 @@ def connected(address: str, workers: int) -> Iterator[None]:
     # the run's are put back, so a signal still stops it cleanly.
     handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     try:
-        ray.init(**options)
+        with _no_way_out(started=not address):
+            ray.init(**options)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ConfigError("executor.address", f"cannot join Ray: {error}") from error
     finally:
@@ -92,6 +99,29 @@ def connected(address: str, workers: int) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+@contextmanager
+def _no_way_out(*, started: bool) -> Iterator[None]:
+    """Keep the daemons of a cluster started here from reaching off the host.
+
+    Ray's dashboard process, which it starts even without a dashboard,
+    looks for cloud metadata services over HTTP (169.254.169.254,
+    metadata.google.internal) whatever its usage-report setting. Its HTTP
+    goes through `requests`, which honours the proxy variables: pointed at
+    a closed loopback port, every such request fails at once on this
+    machine. Loopback itself, where the cluster talks to itself, is
+    exempt. The daemons keep the variables they start with; this process
+    gets its own back.
+    """
+    if not started:
+        yield
+        return
+    closed = f"http://{LOOPBACK}:{DISCARD_PORT}"
+    names = {name: closed for name in PROXY_VARIABLES}
+    names |= {name: LOOPBACK_HOSTS for name in NO_PROXY_VARIABLES}
+    with mock.patch.dict(os.environ, names):
+        yield
 
 
 def _check_reachable(address: str) -> None:
