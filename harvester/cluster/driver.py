@@ -85,7 +85,9 @@ def connected(address: str, workers: int) -> Iterator[None]:
             num_cpus=max(workers, os.cpu_count() or 1),
         )
     # Ray puts handlers of its own on SIGINT and SIGTERM that exit at once;
-    # the run's are put back, so a signal still stops it cleanly.
+    # the run's are put back, so a signal still stops it cleanly. One that
+    # arrives during ray.init itself is Ray's: SIGINT is lost, SIGTERM
+    # exits 15 with no manifest update.
     handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     try:
         with _no_way_out(started=not address):
@@ -125,7 +127,9 @@ def _no_way_out(*, started: bool) -> Iterator[None]:
 
 
 def _check_reachable(address: str) -> None:
-    # Ray retries an unreachable cluster for ever, deaf to signals.
+    # Ray retries an unreachable cluster for ever, deaf to signals. This
+    # catches a closed port only: a port that answers but is not Ray still
+    # leaves ray.init retrying until the process is killed.
     parts = urlsplit(address if "://" in address else f"//{address}")
     if parts.scheme or not parts.hostname or not parts.port:
         return
